@@ -1,0 +1,1 @@
+"""hfinfer's code generator: schemas/ → generated/ (typed dataclasses and both clients)."""

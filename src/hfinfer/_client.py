@@ -1,0 +1,316 @@
+"""The synchronous runtime client: sending, and the methods that are not tasks."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from types import TracebackType
+from typing import Any, Literal, overload
+
+import httpx
+
+from hfinfer import _routing
+from hfinfer._config import ClientConfig
+from hfinfer._core import (
+    DEFAULT_MAX_RETRIES,
+    ClientCore,
+    deployed_models,
+    frameworks_for,
+    model_status,
+    parse_json_response,
+    recommended_from,
+)
+from hfinfer._encoding import Body
+from hfinfer._operation import Operation
+from hfinfer._status import ModelStatus
+from hfinfer._streams import Stream
+from hfinfer._transport import Outgoing, proxy_mounts, send_sync
+from hfinfer.errors import BadRequestError
+
+_RECOMMENDED: dict[str, str] = {}
+_RECOMMENDED_TASKS: dict[str, Any] = {}
+_RECOMMENDED_LOCK = threading.Lock()
+
+
+class _Completions:
+    def __init__(self, client: BaseInferenceClient) -> None:
+        self.create = client.chat_completion  # type: ignore[attr-defined]
+
+
+class _Chat:
+    def __init__(self, client: BaseInferenceClient) -> None:
+        self.completions = _Completions(client)
+
+
+class BaseInferenceClient(ClientCore):
+    """Configuration, transport and the non-task methods of `InferenceClient`."""
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        token: str | bool | None = None,
+        timeout: float | None = None,
+        headers: dict[str, str] | None = None,
+        cookies: dict[str, str] | None = None,
+        proxies: Any | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        http_client: httpx.Client | None = None,
+    ) -> None:
+        super().__init__(
+            ClientConfig.build(
+                model, token=token, api_key=api_key, timeout=timeout, headers=headers, cookies=cookies,
+                proxies=proxies, base_url=base_url, trust_env=True, max_retries=max_retries,
+            )
+        )  # fmt: skip
+        self._http: httpx.Client | None = http_client
+        self._owns_http = http_client is None
+        self._http_lock = threading.Lock()
+
+    # -- transport -----------------------------------------------------------------------------
+
+    @property
+    def http(self) -> httpx.Client:
+        """The persistent httpx client (created on first use)."""
+        if self._http is None:
+            with self._http_lock:
+                if self._http is None:
+                    self._http = httpx.Client(
+                        cookies=dict(self._config.cookies or {}),
+                        mounts=proxy_mounts(self._config.proxies, is_async=False),  # type: ignore[arg-type]
+                        trust_env=self._config.trust_env,
+                        follow_redirects=False,
+                        timeout=httpx.Timeout(self._config.timeout),
+                        limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
+                    )
+        return self._http
+
+    def close(self) -> None:
+        """Close the connection pool (only if this client created it)."""
+        if self._http is not None and self._owns_http:
+            self._http.close()
+        self._http = None
+
+    def __enter__(self) -> BaseInferenceClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _send(self, out: Outgoing, *, stream: bool = False) -> httpx.Response:
+        return send_sync(
+            self.http,
+            out,
+            timeout=self._config.timeout,
+            max_retries=self._config.max_retries,
+            stream=stream,
+        )
+
+    def _get(self, url: str) -> httpx.Response:
+        return self._send(Outgoing("GET", url, self._headers(url)))
+
+    # -- task calls ----------------------------------------------------------------------------
+
+    def _run(
+        self,
+        op: Operation,
+        model: str | None,
+        values: tuple[Any, ...],
+        extra: Mapping[str, Any] | None = None,
+    ) -> Any:
+        while True:
+            prepared, urls = self._begin(op, model, values)
+            fetched = {url: self._download(url) for url in urls}
+            candidate = self._candidate(op, model) or self.get_recommended_model(
+                "text-generation" if op.route == "chat" else op.task
+            )
+            url = self._url(op, candidate)
+            out = self._outgoing(op, url, self._body(op, model, prepared, fetched, extra))
+            try:
+                if self._is_stream(op, prepared):
+                    response = self._send(out, stream=True)
+                    return Stream(
+                        response,
+                        self._event_decoder(op, response, prepared),
+                        self._stream_failure(url),
+                    )
+                return self._decode(op, self._send(out), prepared)
+            except BadRequestError as error:
+                if not self._learn_unsupported(op, model, error):
+                    raise
+
+    def _download(self, url: str) -> bytes:
+        """Fetch an input given as a URL (no token is sent to arbitrary hosts)."""
+        return self._send(
+            Outgoing("GET", url, {"user-agent": self._config.headers["user-agent"]})
+        ).content
+
+    # -- methods that are not tasks ------------------------------------------------------------
+
+    @property
+    def chat(self) -> _Chat:
+        """OpenAI-style alias: `client.chat.completions.create(...)` is `client.chat_completion(...)`."""
+        return _Chat(self)
+
+    @overload
+    def post(
+        self,
+        *,
+        json: str | dict[str, Any] | list[Any] | None = None,
+        data: Any = None,
+        model: str | None = None,
+        task: str | None = None,
+        stream: Literal[False] = False,
+    ) -> bytes: ...
+    @overload
+    def post(
+        self,
+        *,
+        json: str | dict[str, Any] | list[Any] | None = None,
+        data: Any = None,
+        model: str | None = None,
+        task: str | None = None,
+        stream: Literal[True],
+    ) -> Iterator[bytes]: ...
+    def post(
+        self,
+        *,
+        json: str | dict[str, Any] | list[Any] | None = None,
+        data: Any = None,
+        model: str | None = None,
+        task: str | None = None,
+        stream: bool = False,
+    ) -> bytes | Iterator[bytes]:
+        """Send a raw request to a model or URL and return the raw body (or its lines).
+
+        `json` is sent as JSON; `data` (bytes, a path, a URL or a file object) as the raw body,
+        and wins when both are given. Errors are raised as for task methods.
+        """
+        candidate = model or self._config.model or self._config.base_url
+        if candidate is None:
+            if task is None:
+                raise ValueError(
+                    "You must specify at least a model (repo_id or URL) or a task, either when instantiating `InferenceClient` or when making a request."
+                )
+            candidate = self.get_recommended_model(task)
+        url = _routing.task_url(
+            self._config,
+            candidate,
+            task or "",
+            "pipeline" if task in ("feature-extraction", "sentence-similarity") else "task",
+        )
+        body = _raw_body(self, json, data)
+        accept = "image/png" if task in ("text-to-image", "image-to-image") else None
+        out = Outgoing(
+            "POST",
+            url,
+            self._headers(url, accept),
+            body,
+            task=task,
+            wait_header=url.startswith(self._config.inference_endpoint),
+        )
+        if stream:
+            response = self._send(out, stream=True)
+            return _iter_lines(response)
+        return self._send(out).content
+
+    def health_check(self, model: str | None = None) -> bool:
+        """True when the endpoint's `/health` answers 200 (TGI and TEI endpoints only)."""
+        url = model or self._config.model or self._config.base_url
+        if url is None or not _routing.is_url(url):
+            raise ValueError(
+                "Model must be an Inference Endpoint URL. For serverless Inference API, please use InferenceClient.get_model_status."
+            )
+        target = url.rstrip("/") + "/health"
+        try:
+            response = self.http.get(target, headers=self._headers(target))
+        except httpx.TimeoutException:
+            return False
+        except httpx.TransportError:
+            return False
+        return response.status_code == 200
+
+    def get_endpoint_info(self, *, model: str | None = None) -> dict[str, Any]:
+        """The `/info` of a TGI or TEI endpoint, as a dict."""
+        model = model or self._config.model or self._config.base_url
+        if model is None:
+            raise ValueError("Model id not provided.")
+        url = (
+            model.rstrip("/") + "/info"
+            if _routing.is_url(model)
+            else f"{self._config.inference_endpoint}/models/{model}/info"
+        )
+        data = parse_json_response(self._get(url), "get_endpoint_info()")
+        if not isinstance(data, dict):
+            raise ValueError("get_endpoint_info(): expected a JSON object")
+        return data
+
+    def get_model_status(self, model: str | None = None) -> ModelStatus:
+        """The status of a model on the serverless Inference API."""
+        model = model or self._config.model
+        if model is None:
+            raise ValueError("Model id not provided.")
+        if _routing.is_url(model):
+            raise NotImplementedError("Model status is only available for Inference API endpoints.")
+        response = self._get(f"{self._config.inference_endpoint}/status/{model}")
+        return model_status(parse_json_response(response, "get_model_status()"), response)  # type: ignore[no-any-return]
+
+    def list_deployed_models(
+        self, frameworks: str | list[str] | None = None
+    ) -> dict[str, list[str]]:
+        """Models deployed on the serverless Inference API, by task."""
+        answers = []
+        for framework in frameworks_for(frameworks):
+            response = self._get(f"{self._config.inference_endpoint}/framework/{framework}")
+            answers.append((framework, parse_json_response(response, "list_deployed_models()")))
+        return deployed_models(answers)
+
+    def get_recommended_model(self, task: str) -> str:
+        """The model Hugging Face recommends for `task` (fetched once per process)."""
+        with _RECOMMENDED_LOCK:
+            if not _RECOMMENDED_TASKS:
+                url = f"{self._config.hub_endpoint}/api/tasks"
+                response = self._get(url)
+                _RECOMMENDED_TASKS.update(parse_json_response(response, "get_recommended_model()"))
+        model = recommended_from(_RECOMMENDED_TASKS, task)
+        import logging
+
+        logging.getLogger("hfinfer").info(
+            "Using recommended model %s for task %s. Pin a model to avoid surprises.", model, task
+        )
+        return model
+
+
+def _raw_body(client: ClientCore, json_value: Any, data: Any) -> Body:
+    from hfinfer._encoding import jsonable, read_binary
+
+    if data is not None:
+        if json_value is not None:
+            import warnings
+
+            warnings.warn(
+                "Ignoring `json` as `data` is passed as binary.", UserWarning, stacklevel=3
+            )
+        fetched: dict[str, bytes] = {}
+        if isinstance(data, str) and _routing.is_url(data):
+            fetched[data] = client._download(data)  # type: ignore[attr-defined]
+        return Body(content=read_binary("post", "data", data, fetched))
+    if json_value is not None:
+        return Body(json=jsonable(json_value))
+    return Body()
+
+
+def _iter_lines(response: httpx.Response) -> Iterator[bytes]:
+    try:
+        for line in response.iter_lines():
+            if line:
+                yield line.encode("utf-8")
+    finally:
+        response.close()

@@ -1,0 +1,300 @@
+"""What the sync and async clients share: configuration and the pure steps of a call.
+
+Building a request and decoding a response are the same for both flavours; only sending differs
+(`_client.py`, `_async_client.py`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from hfinfer import _routing
+from hfinfer._config import ClientConfig
+from hfinfer._decoding import DecodeFailure, decode_response, decoder_for, load_json, select
+from hfinfer._encoding import Body, build_body, urls_to_fetch
+from hfinfer._http_errors import stream_error
+from hfinfer._model import InferenceType
+from hfinfer._operation import Operation
+from hfinfer._transport import Outgoing
+from hfinfer._validation import validate
+from hfinfer.errors import (
+    BadRequestError,
+    InferenceConnectionError,
+    InferenceDecodeError,
+    InferenceTimeoutError,
+)
+
+logger = logging.getLogger("hfinfer")
+
+MAIN_FRAMEWORKS = (
+    "diffusers",
+    "sentence-transformers",
+    "text-generation-inference",
+    "transformers",
+)
+ALL_FRAMEWORKS = (
+    *MAIN_FRAMEWORKS, "adapter-transformers", "allennlp", "asteroid", "bertopic", "doctr", "espnet",
+    "fairseq", "fastai", "fasttext", "flair", "k2", "keras", "mindspore", "nemo", "open_clip",
+    "paddlenlp", "peft", "pyannote-audio", "sklearn", "spacy", "span-marker", "speechbrain", "stanza",
+    "timm",
+)  # fmt: skip
+_UNUSED_KWARGS = re.compile(r"The following `model_kwargs` are not used by the model: \[(.*?)\]")
+DEFAULT_MAX_RETRIES = 2
+
+
+class ClientCore:
+    """Configuration plus the pure parts of every call."""
+
+    _config: ClientConfig
+
+    def __init__(self, config: ClientConfig) -> None:
+        self._config = config
+        # Parameters a non-TGI text-generation server rejected, per model (per client, not global).
+        self._unsupported: dict[str | None, set[str]] = {}
+
+    # -- public read-only view ---------------------------------------------------------------
+
+    @property
+    def model(self) -> str | None:
+        return self._config.model
+
+    @property
+    def base_url(self) -> str | None:
+        return self._config.base_url
+
+    @property
+    def timeout(self) -> float | None:
+        return self._config.timeout
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Headers sent with every request (the token is never shown here)."""
+        return dict(self._config.headers)
+
+    @property
+    def cookies(self) -> Mapping[str, str] | None:
+        return self._config.cookies
+
+    @property
+    def proxies(self) -> Any:
+        return self._config.proxies
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}(model={self._config.model or self._config.base_url!r}, timeout={self._config.timeout!r})>"
+
+    # -- routing and headers -------------------------------------------------------------------
+
+    def _candidate(self, op: Operation, model: str | None) -> str | None:
+        if op.route == "chat":
+            return _routing.chat_candidate(self._config, model)
+        return model or self._config.model or self._config.base_url
+
+    def _url(self, op: Operation, candidate: str) -> str:
+        if op.route == "chat":
+            return _routing.chat_url(self._config, candidate)
+        return _routing.task_url(self._config, candidate, op.task, op.route)
+
+    def _headers(self, url: str, accept: str | None = None) -> dict[str, str]:
+        headers = dict(self._config.headers)
+        token = self._config.token
+        allowed = token.explicit or _routing.is_hf_host(url, self._config)
+        if token.value and allowed and "authorization" not in {k.lower() for k in headers}:
+            headers["authorization"] = f"Bearer {token.value}"
+            if url.startswith("http://") and not _routing.is_loopback(url):
+                logger.warning(
+                    "hfinfer: sending a token over plain http:// to %s", httpx.URL(url).host
+                )
+        if accept and "accept" not in {k.lower() for k in headers}:
+            headers["accept"] = accept
+        return headers
+
+    def _outgoing(self, op: Operation, url: str, body: Body) -> Outgoing:
+        return Outgoing(
+            method="POST",
+            url=url,
+            headers=self._headers(url, op.accept),
+            body=body,
+            task=None if op.route == "chat" else op.task,
+            errors=op.errors,
+            wait_header=url.startswith(self._config.inference_endpoint),
+        )
+
+    # -- the steps of a task call --------------------------------------------------------------
+
+    def _begin(
+        self, op: Operation, model: str | None, values: tuple[Any, ...]
+    ) -> tuple[tuple[Any, ...], list[str]]:
+        """Validate; apply the text-generation fallback; list URLs to download."""
+        validate(op, values)
+        if op.errors == "text-generation":
+            values = self._drop_unsupported(op, model, values)
+        return values, urls_to_fetch(op, values)
+
+    def _body(
+        self,
+        op: Operation,
+        model: str | None,
+        values: tuple[Any, ...],
+        fetched: Mapping[str, bytes],
+        extra: Mapping[str, Any] | None,
+    ) -> Body:
+        model_name = _routing.chat_model_name(self._config, model) if op.model_in_body else None
+        return build_body(op, values, fetched, model_name=model_name, extra=extra)
+
+    def _is_stream(self, op: Operation, values: tuple[Any, ...]) -> bool:
+        return op.stream is not None and bool(op.value(values, op.stream.when))
+
+    def _decode(self, op: Operation, response: httpx.Response, values: tuple[Any, ...]) -> Any:
+        try:
+            return decode_response(op, response.content, values)
+        except DecodeFailure as exc:
+            raise InferenceDecodeError(f"{op.method}(): {exc}", response=response) from None
+
+    def _event_decoder(
+        self, op: Operation, response: httpx.Response, values: tuple[Any, ...]
+    ) -> Any:
+        assert op.stream is not None
+        spec = op.stream
+        decode = decoder_for(spec.type)
+        field = spec.field if spec.field and not op.value(values, spec.unless) else ()
+
+        def decode_event(data: str) -> Any:
+            try:
+                payload = json.loads(data)
+            except json.JSONDecodeError:
+                raise InferenceDecodeError(
+                    f"{op.method}(): invalid JSON in stream event: {data[:200]!r}",
+                    response=response,
+                ) from None
+            if isinstance(payload, dict) and payload.get("error") is not None:
+                raise stream_error(response, payload)
+            try:
+                item = decode(payload)
+            except DecodeFailure as exc:
+                raise InferenceDecodeError(f"{op.method}(): {exc}", response=response) from None
+            return select(item, field) if field else item
+
+        return decode_event
+
+    @staticmethod
+    def _stream_failure(url: str) -> Any:
+        def on_error(exc: Exception) -> Exception:
+            if isinstance(exc, httpx.TimeoutException):
+                return InferenceTimeoutError(f"Stream from {url} timed out: {type(exc).__name__}")
+            return InferenceConnectionError(f"Stream from {url} broke: {type(exc).__name__}: {exc}")
+
+        return on_error
+
+    # -- text-generation fallback for servers that are not TGI ----------------------------------
+
+    def _drop_unsupported(
+        self, op: Operation, model: str | None, values: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        unsupported = self._unsupported.get(model)
+        if not unsupported:
+            return values
+        if self._is_stream(op, values):
+            raise ValueError(
+                "The model does not support the text-generation parameters of a TGI server: "
+                "it cannot return output as a stream. Call again with stream=False."
+            )
+        dropped: list[str] = []
+        out = list(values)
+        for i, arg in enumerate(op.args):
+            if arg.wire[-1] in unsupported and values[i] is not None:
+                if values[i]:
+                    dropped.append(arg.name)
+                out[i] = None
+        if op.response.unless and op.value(values, op.response.unless):
+            warnings.warn(
+                "The server is not TGI: `details=True` is ignored.", UserWarning, stacklevel=4
+            )
+            out[op.index[op.response.unless]] = False
+        if dropped:
+            warnings.warn(
+                f"The text-generation server is not TGI. Ignoring parameters it rejected: {', '.join(dropped)}.",
+                UserWarning,
+                stacklevel=4,
+            )
+        return tuple(out)
+
+    def _learn_unsupported(self, op: Operation, model: str | None, error: BadRequestError) -> bool:
+        """Record parameters a non-TGI server rejected; True when the call should be sent again."""
+        if op.errors != "text-generation":
+            return False
+        match = _UNUSED_KWARGS.search(error.server_message or "")
+        if not match:
+            return False
+        names = {name.strip().strip("'\"") for name in match.group(1).split(",") if name.strip()}
+        known = self._unsupported.setdefault(model, set())
+        if names <= known:
+            return False
+        known.update(names)
+        return True
+
+
+def model_status(data: Any, response: httpx.Response) -> Any:
+    from hfinfer._status import ModelStatus
+
+    if not isinstance(data, dict):
+        raise InferenceDecodeError("get_model_status(): expected a JSON object", response=response)
+    if data.get("error"):
+        raise ValueError(str(data["error"]))
+    return ModelStatus(
+        loaded=bool(data.get("loaded")),
+        state=str(data.get("state")),
+        compute_type=data.get("compute_type") or {},
+        framework=str(data.get("framework")),
+    )
+
+
+def deployed_models(responses: list[tuple[str, Any]]) -> dict[str, list[str]]:
+    """Merge `/framework/{fw}` answers into task → sorted unique model ids."""
+    by_task: dict[str, set[str]] = {}
+    for framework, items in responses:
+        for item in items if isinstance(items, list) else []:
+            if not isinstance(item, dict) or "model_id" not in item or "task" not in item:
+                continue
+            by_task.setdefault(item["task"], set()).add(item["model_id"])
+            if framework == "sentence-transformers":
+                by_task.setdefault("feature-extraction", set()).add(item["model_id"])
+                by_task.setdefault("sentence-similarity", set()).add(item["model_id"])
+    return {task: sorted(ids, key=str.lower) for task, ids in by_task.items()}
+
+
+def frameworks_for(frameworks: str | list[str] | None) -> tuple[str, ...]:
+    if frameworks is None:
+        return MAIN_FRAMEWORKS
+    if frameworks == "all":
+        return ALL_FRAMEWORKS
+    if isinstance(frameworks, str):
+        return (frameworks,)
+    return tuple(dict.fromkeys(frameworks))
+
+
+def recommended_from(data: Any, task: str) -> str:
+    info = data.get(task) if isinstance(data, dict) else None
+    models = info.get("widgetModels") if isinstance(info, dict) else None
+    if not models:
+        raise ValueError(
+            f"Task {task} has no recommended model. Please specify a model explicitly. "
+            "Visit https://huggingface.co/tasks for more info."
+        )
+    return str(models[0])
+
+
+def parse_json_response(response: httpx.Response, what: str) -> Any:
+    try:
+        return load_json(response.content)
+    except DecodeFailure as exc:
+        raise InferenceDecodeError(f"{what}: {exc}", response=response) from None
+
+
+__all__ = ["ClientCore", "InferenceType"]

@@ -1,0 +1,157 @@
+"""Streams of typed chunks that always release their connection.
+
+The response is closed in `finally`: when the stream ends, when the caller breaks out early (the
+stream is garbage-collected or closed), or when a chunk raises. After `[DONE]` the rest of the
+body is read (bounded) so the connection goes back to the pool for reuse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
+from types import TracebackType
+from typing import Generic, TypeVar
+
+import httpx
+
+from hfinfer._sse import DONE, SSEDecoder
+
+T = TypeVar("T")
+_DRAIN_LIMIT = 64 * 1024
+
+EventDecoder = Callable[[str], T]
+
+
+class Stream(Generic[T]):
+    """An iterator of stream chunks; use `with` or `close()` to stop early and free the connection."""
+
+    def __init__(
+        self,
+        response: httpx.Response,
+        decode: EventDecoder[T],
+        on_error: Callable[[Exception], Exception],
+    ) -> None:
+        self.response = response
+        self._iterator = self._iterate(decode, on_error)
+
+    def _iterate(
+        self, decode: EventDecoder[T], on_error: Callable[[Exception], Exception]
+    ) -> Generator[T, None, None]:
+        response = self.response
+        decoder = SSEDecoder()
+        try:
+            try:
+                chunks = response.iter_bytes()
+                for chunk in chunks:
+                    for data in decoder.feed(chunk):
+                        if data.strip() == DONE:
+                            _drain(chunks)
+                            return
+                        yield decode(data)
+                for data in decoder.flush():
+                    if data.strip() == DONE:
+                        return
+                    yield decode(data)
+            except httpx.HTTPError as exc:
+                raise on_error(exc) from exc
+        finally:
+            response.close()
+
+    def __iter__(self) -> Iterator[T]:
+        return self._iterator
+
+    def __next__(self) -> T:
+        return next(self._iterator)
+
+    def close(self) -> None:
+        self._iterator.close()
+        self.response.close()
+
+    def __enter__(self) -> Stream[T]:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncStream(Generic[T]):
+    """An async iterator of stream chunks; use `async with` or `aclose()` to stop early."""
+
+    def __init__(
+        self,
+        response: httpx.Response,
+        decode: EventDecoder[T],
+        on_error: Callable[[Exception], Exception],
+    ) -> None:
+        self.response = response
+        self._iterator = self._iterate(decode, on_error)
+
+    async def _iterate(
+        self, decode: EventDecoder[T], on_error: Callable[[Exception], Exception]
+    ) -> AsyncGenerator[T, None]:
+        response = self.response
+        decoder = SSEDecoder()
+        try:
+            try:
+                chunks = response.aiter_bytes()
+                async for chunk in chunks:
+                    for data in decoder.feed(chunk):
+                        if data.strip() == DONE:
+                            await _adrain(chunks)
+                            return
+                        yield decode(data)
+                for data in decoder.flush():
+                    if data.strip() == DONE:
+                        return
+                    yield decode(data)
+            except httpx.HTTPError as exc:
+                raise on_error(exc) from exc
+        finally:
+            await response.aclose()
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        return self._iterator
+
+    async def __anext__(self) -> T:
+        return await self._iterator.__anext__()
+
+    async def aclose(self) -> None:
+        await self._iterator.aclose()
+        await self.response.aclose()
+
+    async def __aenter__(self) -> AsyncStream[T]:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+def _drain(chunks: Iterator[bytes]) -> None:
+    read = 0
+    try:
+        for chunk in chunks:
+            read += len(chunk)
+            if read > _DRAIN_LIMIT:
+                break
+    except httpx.HTTPError:
+        pass
+
+
+async def _adrain(chunks: AsyncIterator[bytes]) -> None:
+    read = 0
+    try:
+        async for chunk in chunks:
+            read += len(chunk)
+            if read > _DRAIN_LIMIT:
+                break
+    except httpx.HTTPError:
+        pass

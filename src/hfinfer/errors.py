@@ -1,0 +1,121 @@
+"""Every error hfinfer raises, one hierarchy for the sync and the async client.
+
+HTTP errors subclass `httpx.HTTPStatusError` and carry the status, the server's own message, the
+request id and the body. Nothing here ever includes a credential.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+
+class InferenceError(Exception):
+    """Base of every error hfinfer raises."""
+
+
+class InferenceInputError(InferenceError, ValueError):
+    """An argument is invalid; raised before any request is sent."""
+
+    def __init__(self, method: str, parameter: str, message: str) -> None:
+        self.method = method
+        self.parameter = parameter
+        super().__init__(f"{method}(): `{parameter}` {message}")
+
+
+class InferenceConnectionError(InferenceError, ConnectionError):
+    """The server could not be reached or dropped the connection."""
+
+    def __init__(
+        self, message: str, *, request: httpx.Request | None = None, attempts: int = 1
+    ) -> None:
+        self.request = request
+        self.attempts = attempts
+        super().__init__(message)
+
+
+class InferenceTimeoutError(InferenceError, TimeoutError):
+    """The model was not available in time, or the request timed out."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        request: httpx.Request | None = None,
+        response: httpx.Response | None = None,
+        attempts: int = 1,
+    ) -> None:
+        self.request = request
+        self.response = response
+        self.attempts = attempts
+        super().__init__(message)
+
+
+class InferenceDecodeError(InferenceError, ValueError):
+    """The server answered with a success status but a body that cannot be decoded."""
+
+    def __init__(self, message: str, *, response: httpx.Response | None = None) -> None:
+        self.response = response
+        super().__init__(message)
+
+
+class HfHubHTTPError(InferenceError, httpx.HTTPStatusError):
+    """The server answered with an error status."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        response: httpx.Response,
+        server_message: str | None = None,
+        request_id: str | None = None,
+        body: Any = None,
+        attempts: int = 1,
+    ) -> None:
+        httpx.HTTPStatusError.__init__(self, message, request=response.request, response=response)
+        self.status_code = response.status_code
+        self.server_message = server_message
+        self.request_id = request_id
+        self.body = body
+        self.attempts = attempts
+
+
+class BadRequestError(HfHubHTTPError, ValueError):
+    """HTTP 400: the server rejected the request."""
+
+
+class TextGenerationError(HfHubHTTPError):
+    """The text-generation server reported an error (TGI `error_type`)."""
+
+
+class ValidationError(TextGenerationError):
+    """The server rejected the generation parameters."""
+
+
+class GenerationError(TextGenerationError):
+    """The generation failed on the server."""
+
+
+class OverloadedError(TextGenerationError):
+    """The server is overloaded."""
+
+
+class IncompleteGenerationError(TextGenerationError):
+    """The generation stopped before completion."""
+
+
+class UnknownError(TextGenerationError):
+    """The server reported an error of an unknown kind."""
+
+
+TEXT_GENERATION_ERRORS: dict[str, type[TextGenerationError]] = {
+    "validation": ValidationError,
+    "generation": GenerationError,
+    "overloaded": OverloadedError,
+    "incomplete_generation": IncompleteGenerationError,
+}
+
+
+class LocalTokenNotFoundError(InferenceError, EnvironmentError):
+    """`token=True` was given but no token is saved locally."""
