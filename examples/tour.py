@@ -48,20 +48,30 @@ async def async_part(pipeline_url: str, chat_url: str) -> None:
         answer = await chat.chat.completions.create(
             model="tiny-llama", messages=MESSAGES, max_tokens=12, temperature=0
         )
-        print(f"async chat.completions.create → {answer.choices[0].message.content!r}, usage {answer.usage}")
+        print(
+            f"async chat.completions.create → {answer.choices[0].message.content!r}, usage {answer.usage}"
+        )
 
 
 def main() -> None:
     print("starting the HF pipeline server and llama-server on 127.0.0.1 …")
     with start_pipeline_server() as pipeline, start_llama_chat_server() as llama:
-        print(f"  pipeline server {pipeline.url} (pid {pipeline.pid}), llama-server {llama.url} (pid {llama.pid})")
+        print(
+            f"  pipeline server {pipeline.url} (pid {pipeline.pid}), llama-server {llama.url} (pid {llama.pid})"
+        )
         sync_part(pipeline.url, llama.url)
         asyncio.run(async_part(pipeline.url, llama.url))
     print("servers stopped.\n")
     print("Next, point hfinfer at a real deployment:")
-    print('  export HF_TOKEN=hf_…; InferenceClient("sentence-transformers/all-MiniLM-L6-v2").feature_extraction("hi")')
-    print('  InferenceClient("https://<your-endpoint>.endpoints.huggingface.cloud").text_generation("Hello")')
-    print('  InferenceClient(base_url="http://localhost:8000/v1").chat.completions.create(model=…, messages=…)')
+    print(
+        '  export HF_TOKEN=hf_…; InferenceClient("sentence-transformers/all-MiniLM-L6-v2").feature_extraction("hi")'
+    )
+    print(
+        '  InferenceClient("https://<your-endpoint>.endpoints.huggingface.cloud").text_generation("Hello")'
+    )
+    print(
+        '  InferenceClient(base_url="http://localhost:8000/v1").chat.completions.create(model=…, messages=…)'
+    )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def main() -> None:
     location = Path(hfinfer.__file__).resolve()
     assert "site-packages" in location.parts, f"hfinfer not imported from the wheel: {location}"
-    assert (ROOT / "src") not in location.parents, f"hfinfer imported from the source tree: {location}"
+    assert (ROOT / "src") not in location.parents, (
+        f"hfinfer imported from the source tree: {location}"
+    )
     generated = location.parent / "_generated"
     assert (generated / "client.py").is_file() and not generated.is_symlink(), generated
     assert (location.parent / "py.typed").is_file()

@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any, Literal, overload
 
 import httpx
+from typing_extensions import Self
 
 from hfinfer import _client, _routing
 from hfinfer._config import ClientConfig
@@ -32,8 +33,6 @@ from hfinfer._status import ModelStatus
 from hfinfer._streams import AsyncStream
 from hfinfer._transport import Outgoing, proxy_mounts, send_async
 from hfinfer.errors import BadRequestError
-
-_RECOMMENDED_LOCK: asyncio.Lock | None = None
 
 
 class _AsyncCompletions:
@@ -99,7 +98,7 @@ class AsyncBaseInferenceClient(ClientCore):
             await self._http.aclose()
         self._http = None
 
-    async def __aenter__(self) -> AsyncBaseInferenceClient:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(
@@ -291,14 +290,10 @@ class AsyncBaseInferenceClient(ClientCore):
 
     async def get_recommended_model(self, task: str) -> str:
         """The model Hugging Face recommends for `task` (fetched once per process)."""
-        global _RECOMMENDED_LOCK
-        if _RECOMMENDED_LOCK is None:
-            _RECOMMENDED_LOCK = asyncio.Lock()
         cache = _client._RECOMMENDED_TASKS
-        async with _RECOMMENDED_LOCK:
-            if not cache:
-                response = await self._get(f"{self._config.hub_endpoint}/api/tasks")
-                cache.update(parse_json_response(response, "get_recommended_model()"))
+        if not cache:  # no lock: a concurrent first call at worst fetches the list twice
+            response = await self._get(f"{self._config.hub_endpoint}/api/tasks")
+            cache.update(parse_json_response(response, "get_recommended_model()"))
         model = recommended_from(cache, task)
         logging.getLogger("hfinfer").info(
             "Using recommended model %s for task %s. Pin a model to avoid surprises.", model, task

@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Any, Literal, overload
 
 import httpx
+from typing_extensions import Self
 
 from hfinfer import _routing
 from hfinfer._config import ClientConfig
@@ -93,7 +94,7 @@ class BaseInferenceClient(ClientCore):
             self._http.close()
         self._http = None
 
-    def __enter__(self) -> BaseInferenceClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(

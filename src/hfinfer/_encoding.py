@@ -123,7 +123,11 @@ def build_body(
     if op.body == "raw" or (op.body == "raw-or-json" and not others and not extra):
         return Body(content=next(iter(binaries.values()), b""))
     body: dict[str, Any] = {}
+    # A `whole` argument with a value replaces everything else under its wire path.
+    replaced = [a.wire for a, v in zip(op.args, values, strict=True) if a.whole and v is not None]
     for arg, value in zip(op.args, values, strict=True):
+        if replaced and not arg.whole and any(arg.wire[: len(w)] == w for w in replaced):
+            continue
         if value is None:
             if arg.absent is None:
                 continue

@@ -14,6 +14,7 @@ from typing import Generic, TypeVar
 import httpx
 
 from hfinfer._sse import DONE, SSEDecoder
+from hfinfer.errors import InferenceError
 
 T = TypeVar("T")
 _DRAIN_LIMIT = 64 * 1024
@@ -51,6 +52,8 @@ class Stream(Generic[T]):
                     if data.strip() == DONE:
                         return
                     yield decode(data)
+            except InferenceError:
+                raise  # typed errors from the stream itself (error events) pass through
             except httpx.HTTPError as exc:
                 raise on_error(exc) from exc
         finally:
@@ -108,6 +111,8 @@ class AsyncStream(Generic[T]):
                     if data.strip() == DONE:
                         return
                     yield decode(data)
+            except InferenceError:
+                raise  # typed errors from the stream itself (error events) pass through
             except httpx.HTTPError as exc:
                 raise on_error(exc) from exc
         finally:

@@ -11,7 +11,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-CHUNK = 'data: {"choices":[{"delta":{"content":"tok"},"index":0}],"created":1,"id":"c","model":"m"}\n\n'
+CHUNK = (
+    'data: {"choices":[{"delta":{"content":"tok"},"index":0}],"created":1,"id":"c","model":"m"}\n\n'
+)
 
 
 class _Server(ThreadingHTTPServer):
@@ -81,7 +83,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.stop_stalling.wait(30)
             return
         if path.startswith("/error"):
-            body = json.dumps({"error": "Input validation error: `inputs` must not be empty"}).encode()
+            body = json.dumps(
+                {"error": "Input validation error: `inputs` must not be empty"}
+            ).encode()
             self.send_response(400)
             self.send_header("content-type", "application/json")
             self.send_header("x-request-id", "req-1234")

@@ -16,7 +16,9 @@ MESSAGES = [{"role": "user", "content": "hi"}]
 
 def test_sync_break_out_of_stream_releases_connection(loopback: Loopback) -> None:
     http = httpx.Client(limits=httpx.Limits(max_connections=1))
-    client = InferenceClient(loopback.url + "/stream/endless", token=False, http_client=http, timeout=5)
+    client = InferenceClient(
+        loopback.url + "/stream/endless", token=False, http_client=http, timeout=5
+    )
     for _ in range(3):  # with a pool of one, a leaked connection would block the next call
         for i, _chunk in enumerate(client.text_generation("x", stream=True, details=True)):
             if i == 2:
@@ -46,7 +48,9 @@ def test_sync_finished_stream_reuses_connection(loopback: Loopback) -> None:
 
 async def test_async_break_out_of_stream_releases_connection(loopback: Loopback) -> None:
     http = httpx.AsyncClient(limits=httpx.Limits(max_connections=1))
-    client = AsyncInferenceClient(loopback.url + "/stream/endless", token=False, http_client=http, timeout=5)
+    client = AsyncInferenceClient(
+        loopback.url + "/stream/endless", token=False, http_client=http, timeout=5
+    )
     for _ in range(3):
         stream = await client.text_generation("x", stream=True)
         async for i, _chunk in _enumerate(stream):
@@ -61,7 +65,9 @@ async def test_async_break_out_of_stream_releases_connection(loopback: Loopback)
 
 async def test_async_break_without_explicit_close_is_released(loopback: Loopback) -> None:
     http = httpx.AsyncClient(limits=httpx.Limits(max_connections=1))
-    client = AsyncInferenceClient(loopback.url + "/stream/endless", token=False, http_client=http, timeout=5)
+    client = AsyncInferenceClient(
+        loopback.url + "/stream/endless", token=False, http_client=http, timeout=5
+    )
     for _ in range(2):
         async for chunk in await client.chat_completion(MESSAGES, stream=True):
             assert chunk.choices[0].delta.content == "tok"
