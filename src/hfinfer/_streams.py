@@ -1,8 +1,8 @@
 """Streams of typed chunks that always release their connection.
 
 The response is closed in `finally`: when the stream ends, when the caller breaks out early (the
-stream is garbage-collected or closed), or when a chunk raises. After `[DONE]` the rest of the
-body is read (bounded) so the connection goes back to the pool for reuse.
+stream is dropped or closed), or when a chunk raises. After `[DONE]` the rest of the body is read
+(bounded) so the connection goes back to the pool for reuse.
 """
 
 from __future__ import annotations
@@ -20,44 +20,19 @@ T = TypeVar("T")
 _DRAIN_LIMIT = 64 * 1024
 
 EventDecoder = Callable[[str], T]
+ErrorMapper = Callable[[Exception], Exception]
 
 
 class Stream(Generic[T]):
     """An iterator of stream chunks; use `with` or `close()` to stop early and free the connection."""
 
     def __init__(
-        self,
-        response: httpx.Response,
-        decode: EventDecoder[T],
-        on_error: Callable[[Exception], Exception],
+        self, response: httpx.Response, decode: EventDecoder[T], on_error: ErrorMapper
     ) -> None:
         self.response = response
-        self._iterator = self._iterate(decode, on_error)
-
-    def _iterate(
-        self, decode: EventDecoder[T], on_error: Callable[[Exception], Exception]
-    ) -> Generator[T, None, None]:
-        response = self.response
-        decoder = SSEDecoder()
-        try:
-            try:
-                chunks = response.iter_bytes()
-                for chunk in chunks:
-                    for data in decoder.feed(chunk):
-                        if data.strip() == DONE:
-                            _drain(chunks)
-                            return
-                        yield decode(data)
-                for data in decoder.flush():
-                    if data.strip() == DONE:
-                        return
-                    yield decode(data)
-            except InferenceError:
-                raise  # typed errors from the stream itself (error events) pass through
-            except httpx.HTTPError as exc:
-                raise on_error(exc) from exc
-        finally:
-            response.close()
+        # The generator must not reference `self`: that cycle would leave closing to the GC when
+        # the caller breaks out of `for chunk in client.method(..., stream=True)`.
+        self._iterator = _iterate(response, decode, on_error)
 
     def __iter__(self) -> Iterator[T]:
         return self._iterator
@@ -85,38 +60,10 @@ class AsyncStream(Generic[T]):
     """An async iterator of stream chunks; use `async with` or `aclose()` to stop early."""
 
     def __init__(
-        self,
-        response: httpx.Response,
-        decode: EventDecoder[T],
-        on_error: Callable[[Exception], Exception],
+        self, response: httpx.Response, decode: EventDecoder[T], on_error: ErrorMapper
     ) -> None:
         self.response = response
-        self._iterator = self._iterate(decode, on_error)
-
-    async def _iterate(
-        self, decode: EventDecoder[T], on_error: Callable[[Exception], Exception]
-    ) -> AsyncGenerator[T, None]:
-        response = self.response
-        decoder = SSEDecoder()
-        try:
-            try:
-                chunks = response.aiter_bytes()
-                async for chunk in chunks:
-                    for data in decoder.feed(chunk):
-                        if data.strip() == DONE:
-                            await _adrain(chunks)
-                            return
-                        yield decode(data)
-                for data in decoder.flush():
-                    if data.strip() == DONE:
-                        return
-                    yield decode(data)
-            except InferenceError:
-                raise  # typed errors from the stream itself (error events) pass through
-            except httpx.HTTPError as exc:
-                raise on_error(exc) from exc
-        finally:
-            await response.aclose()
+        self._iterator = _aiterate(response, decode, on_error)
 
     def __aiter__(self) -> AsyncIterator[T]:
         return self._iterator
@@ -138,6 +85,56 @@ class AsyncStream(Generic[T]):
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def _iterate(
+    response: httpx.Response, decode: EventDecoder[T], on_error: ErrorMapper
+) -> Generator[T, None, None]:
+    decoder = SSEDecoder()
+    try:
+        try:
+            chunks = response.iter_bytes()
+            for chunk in chunks:
+                for data in decoder.feed(chunk):
+                    if data.strip() == DONE:
+                        _drain(chunks)
+                        return
+                    yield decode(data)
+            for data in decoder.flush():
+                if data.strip() == DONE:
+                    return
+                yield decode(data)
+        except InferenceError:
+            raise  # typed errors from the stream itself (error events) pass through
+        except httpx.HTTPError as exc:
+            raise on_error(exc) from exc
+    finally:
+        response.close()
+
+
+async def _aiterate(
+    response: httpx.Response, decode: EventDecoder[T], on_error: ErrorMapper
+) -> AsyncGenerator[T, None]:
+    decoder = SSEDecoder()
+    try:
+        try:
+            chunks = response.aiter_bytes()
+            async for chunk in chunks:
+                for data in decoder.feed(chunk):
+                    if data.strip() == DONE:
+                        await _adrain(chunks)
+                        return
+                    yield decode(data)
+            for data in decoder.flush():
+                if data.strip() == DONE:
+                    return
+                yield decode(data)
+        except InferenceError:
+            raise
+        except httpx.HTTPError as exc:
+            raise on_error(exc) from exc
+    finally:
+        await response.aclose()
 
 
 def _drain(chunks: Iterator[bytes]) -> None:
