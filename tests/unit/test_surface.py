@@ -17,7 +17,7 @@ REQ = inspect.Parameter.empty  # no default in the specification
 KWARGS = "**kwargs"
 
 # Transcribed from the signature lines ("( ...") of the specification
-# (/work/shared/seed/000_e73d8a80fc9a119b.txt): name, default.
+# (shared/seed/000_e73d8a80fc9a119b.txt, beside the repository): name, default.
 SPEC_METHODS: dict[str, list[tuple[str, Any]]] = {
     "audio_classification": [
         ("audio", REQ), ("model", None), ("top_k", None), ("function_to_apply", None),
