@@ -234,7 +234,7 @@ def _argument(ctx: _Ctx, spec: Any, i: int, defs: dict[str, Any], root: dict[str
     elif kind == "image":
         annotation = "ImageInput"
     elif whole:
-        annotation = "dict[str, Any]"
+        annotation = "Mapping[str, Any]"
     else:
         annotation = python_type(schema, defs, accept_dicts=True)
     required_arg = positional and not has_default and required
@@ -414,7 +414,7 @@ def python_type(
         name = schema["$ref"].rsplit("/", 1)[-1]
         target = defs[name]
         if target.get("type") == "object" or "properties" in target:
-            return f"{name} | dict[str, Any]" if accept_dicts else name
+            return f"{name} | Mapping[str, Any]" if accept_dicts else name
         if expand_alias and "enum" not in target:
             return python_type(target, defs, accept_dicts=accept_dicts)
         if "enum" in target:
@@ -434,7 +434,10 @@ def python_type(
             [python_type({**schema, "type": x}, defs, accept_dicts=accept_dicts) for x in t]
         )
     if t == "array":
-        return f"list[{python_type(schema.get('items', {}), defs, accept_dicts=accept_dicts)}]"
+        item = python_type(schema.get("items", {}), defs, accept_dicts=accept_dicts)
+        # Arguments take any sequence (and mappings below): list is invariant, so a
+        # `list[dict[str, str]]` would not type-check against `list[X | dict[str, Any]]`.
+        return f"Sequence[{item}]" if accept_dicts else f"list[{item}]"
     if t == "object":
         extra = schema.get("additionalProperties")
         value = (
@@ -442,7 +445,7 @@ def python_type(
             if isinstance(extra, dict)
             else "Any"
         )
-        return f"dict[str, {value}]"
+        return f"Mapping[str, {value}]" if accept_dicts else f"dict[str, {value}]"
     if t == "string" and schema.get("format") == "binary":
         return "bytes"
     return _PRIMITIVES.get(str(t), "Any")

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 from hfinfer._client import BaseInferenceClient
@@ -165,28 +166,28 @@ class InferenceClient(BaseInferenceClient):
     @overload
     def chat_completion(
         self,
-        messages: list[ChatCompletionInputMessage | dict[str, Any]],
+        messages: Sequence[ChatCompletionInputMessage | Mapping[str, Any]],
         *,
         model: str | None = None,
         stream: Literal[False] = False,
         frequency_penalty: float | None = None,
-        logit_bias: list[float] | dict[str, float] | None = None,
+        logit_bias: Sequence[float] | Mapping[str, float] | None = None,
         logprobs: bool | None = None,
         max_tokens: int | None = None,
         n: int | None = None,
         presence_penalty: float | None = None,
-        response_format: ChatCompletionInputGrammarType | dict[str, Any] | None = None,
+        response_format: ChatCompletionInputGrammarType | Mapping[str, Any] | None = None,
         seed: int | None = None,
-        stop: list[str] | None = None,
-        stream_options: ChatCompletionInputStreamOptions | dict[str, Any] | None = None,
+        stop: Sequence[str] | None = None,
+        stream_options: ChatCompletionInputStreamOptions | Mapping[str, Any] | None = None,
         temperature: float | None = None,
         tool_choice: ChatCompletionInputToolChoiceClass
-        | dict[str, Any]
+        | Mapping[str, Any]
         | ChatCompletionInputToolChoiceEnum
         | str
         | None = None,
         tool_prompt: str | None = None,
-        tools: list[ChatCompletionInputTool | dict[str, Any]] | None = None,
+        tools: Sequence[ChatCompletionInputTool | Mapping[str, Any]] | None = None,
         top_logprobs: int | None = None,
         top_p: float | None = None,
     ) -> ChatCompletionOutput: ...
@@ -194,28 +195,28 @@ class InferenceClient(BaseInferenceClient):
     @overload
     def chat_completion(
         self,
-        messages: list[ChatCompletionInputMessage | dict[str, Any]],
+        messages: Sequence[ChatCompletionInputMessage | Mapping[str, Any]],
         *,
         model: str | None = None,
         stream: Literal[True],
         frequency_penalty: float | None = None,
-        logit_bias: list[float] | dict[str, float] | None = None,
+        logit_bias: Sequence[float] | Mapping[str, float] | None = None,
         logprobs: bool | None = None,
         max_tokens: int | None = None,
         n: int | None = None,
         presence_penalty: float | None = None,
-        response_format: ChatCompletionInputGrammarType | dict[str, Any] | None = None,
+        response_format: ChatCompletionInputGrammarType | Mapping[str, Any] | None = None,
         seed: int | None = None,
-        stop: list[str] | None = None,
-        stream_options: ChatCompletionInputStreamOptions | dict[str, Any] | None = None,
+        stop: Sequence[str] | None = None,
+        stream_options: ChatCompletionInputStreamOptions | Mapping[str, Any] | None = None,
         temperature: float | None = None,
         tool_choice: ChatCompletionInputToolChoiceClass
-        | dict[str, Any]
+        | Mapping[str, Any]
         | ChatCompletionInputToolChoiceEnum
         | str
         | None = None,
         tool_prompt: str | None = None,
-        tools: list[ChatCompletionInputTool | dict[str, Any]] | None = None,
+        tools: Sequence[ChatCompletionInputTool | Mapping[str, Any]] | None = None,
         top_logprobs: int | None = None,
         top_p: float | None = None,
     ) -> Stream[ChatCompletionStreamOutput]: ...
@@ -223,56 +224,56 @@ class InferenceClient(BaseInferenceClient):
     @overload
     def chat_completion(
         self,
-        messages: list[ChatCompletionInputMessage | dict[str, Any]],
+        messages: Sequence[ChatCompletionInputMessage | Mapping[str, Any]],
         *,
         model: str | None = None,
         stream: bool = False,
         frequency_penalty: float | None = None,
-        logit_bias: list[float] | dict[str, float] | None = None,
+        logit_bias: Sequence[float] | Mapping[str, float] | None = None,
         logprobs: bool | None = None,
         max_tokens: int | None = None,
         n: int | None = None,
         presence_penalty: float | None = None,
-        response_format: ChatCompletionInputGrammarType | dict[str, Any] | None = None,
+        response_format: ChatCompletionInputGrammarType | Mapping[str, Any] | None = None,
         seed: int | None = None,
-        stop: list[str] | None = None,
-        stream_options: ChatCompletionInputStreamOptions | dict[str, Any] | None = None,
+        stop: Sequence[str] | None = None,
+        stream_options: ChatCompletionInputStreamOptions | Mapping[str, Any] | None = None,
         temperature: float | None = None,
         tool_choice: ChatCompletionInputToolChoiceClass
-        | dict[str, Any]
+        | Mapping[str, Any]
         | ChatCompletionInputToolChoiceEnum
         | str
         | None = None,
         tool_prompt: str | None = None,
-        tools: list[ChatCompletionInputTool | dict[str, Any]] | None = None,
+        tools: Sequence[ChatCompletionInputTool | Mapping[str, Any]] | None = None,
         top_logprobs: int | None = None,
         top_p: float | None = None,
     ) -> ChatCompletionOutput | Stream[ChatCompletionStreamOutput]: ...
 
     def chat_completion(
         self,
-        messages: list[ChatCompletionInputMessage | dict[str, Any]],
+        messages: Sequence[ChatCompletionInputMessage | Mapping[str, Any]],
         *,
         model: str | None = None,
         stream: bool = False,
         frequency_penalty: float | None = None,
-        logit_bias: list[float] | dict[str, float] | None = None,
+        logit_bias: Sequence[float] | Mapping[str, float] | None = None,
         logprobs: bool | None = None,
         max_tokens: int | None = None,
         n: int | None = None,
         presence_penalty: float | None = None,
-        response_format: ChatCompletionInputGrammarType | dict[str, Any] | None = None,
+        response_format: ChatCompletionInputGrammarType | Mapping[str, Any] | None = None,
         seed: int | None = None,
-        stop: list[str] | None = None,
-        stream_options: ChatCompletionInputStreamOptions | dict[str, Any] | None = None,
+        stop: Sequence[str] | None = None,
+        stream_options: ChatCompletionInputStreamOptions | Mapping[str, Any] | None = None,
         temperature: float | None = None,
         tool_choice: ChatCompletionInputToolChoiceClass
-        | dict[str, Any]
+        | Mapping[str, Any]
         | ChatCompletionInputToolChoiceEnum
         | str
         | None = None,
         tool_prompt: str | None = None,
-        tools: list[ChatCompletionInputTool | dict[str, Any]] | None = None,
+        tools: Sequence[ChatCompletionInputTool | Mapping[str, Any]] | None = None,
         top_logprobs: int | None = None,
         top_p: float | None = None,
     ) -> ChatCompletionOutput | Stream[ChatCompletionStreamOutput]:
@@ -281,7 +282,7 @@ class InferenceClient(BaseInferenceClient):
         Works with any OpenAI-compatible chat server (TGI, vLLM, llama.cpp, ...) and is also reachable as `client.chat.completions.create`, with the same arguments and results.
 
         Args:
-            messages (`list[ChatCompletionInputMessage | dict[str, Any]]`):
+            messages (`Sequence[ChatCompletionInputMessage | Mapping[str, Any]]`):
                 The conversation so far: a list of messages, each with a role and a content.
             model (`str | None`, optional):
                 The model to use: a model id on the Hugging Face Hub or the URL of a deployed Inference Endpoint (or any compatible server). Overrides the client's model; when neither is set, the recommended model for the task is used.
@@ -289,7 +290,7 @@ class InferenceClient(BaseInferenceClient):
                 When true, the completion is sent piece by piece as server-sent events (chat completion chunks).
             frequency_penalty (`float | None`, optional):
                 Between -2.0 and 2.0. Positive values penalize tokens in proportion to how often they already appear in the text, making verbatim repetition less likely. Defaults to 0.0.
-            logit_bias (`list[float] | dict[str, float] | None`, optional):
+            logit_bias (`Sequence[float] | Mapping[str, float] | None`, optional):
                 Bias added to the logits of given tokens before sampling, from -100 (ban) to 100 (force). OpenAI-compatible servers take an object mapping token ids (as strings) to biases; TGI declares a list of floats and ignores it.
             logprobs (`bool | None`, optional):
                 Return the log-probability of each generated token in the message content.
@@ -299,21 +300,21 @@ class InferenceClient(BaseInferenceClient):
                 Number of completions to generate for the conversation. Ignored by TGI, which always returns one.
             presence_penalty (`float | None`, optional):
                 Between -2.0 and 2.0. Positive values penalize tokens that already appear in the text, encouraging the model to move to new topics.
-            response_format (`ChatCompletionInputGrammarType | dict[str, Any] | None`, optional):
+            response_format (`ChatCompletionInputGrammarType | Mapping[str, Any] | None`, optional):
                 Constrain the answer to a JSON Schema or a regular expression (TGI grammar format: {"type": "json" | "regex", "value": ...}).
             seed (`int | None`, optional):
                 Seed of the random sampling, for reproducible completions.
-            stop (`list[str] | None`, optional):
+            stop (`Sequence[str] | None`, optional):
                 Up to four sequences that end the completion as soon as one of them is generated.
-            stream_options (`ChatCompletionInputStreamOptions | dict[str, Any] | None`, optional):
+            stream_options (`ChatCompletionInputStreamOptions | Mapping[str, Any] | None`, optional):
                 Options of a streamed completion.
             temperature (`float | None`, optional):
                 Sampling temperature, usually between 0 and 2: lower values give more focused, deterministic answers, higher values more varied ones. Defaults to 1.0.
-            tool_choice (`ChatCompletionInputToolChoiceClass | dict[str, Any] | ChatCompletionInputToolChoiceEnum | str | None`, optional):
+            tool_choice (`ChatCompletionInputToolChoiceClass | Mapping[str, Any] | ChatCompletionInputToolChoiceEnum | str | None`, optional):
                 Which tool the model must use: "auto" (the model decides), "none", "required", or a specific function ({"function": {"name": ...}}). Defaults to "auto" when tools are given.
             tool_prompt (`str | None`, optional):
                 Text inserted before the tool definitions in the prompt (TGI only).
-            tools (`list[ChatCompletionInputTool | dict[str, Any]] | None`, optional):
+            tools (`Sequence[ChatCompletionInputTool | Mapping[str, Any]] | None`, optional):
                 Tools the model may call. Only functions are supported: each entry describes a function whose JSON arguments the model may generate.
             top_logprobs (`int | None`, optional):
                 Number of most likely alternative tokens (each with its log-probability) to return at each position; requires `logprobs=True`. TGI allows at most 5, OpenAI 20.
@@ -370,7 +371,7 @@ class InferenceClient(BaseInferenceClient):
         max_question_len: int | None = None,
         max_seq_len: int | None = None,
         top_k: int | None = None,
-        word_boxes: list[list[float] | str] | None = None,
+        word_boxes: Sequence[Sequence[float] | str] | None = None,
     ) -> list[DocumentQuestionAnsweringOutputElement]:
         """Answer questions on document images.
 
@@ -395,7 +396,7 @@ class InferenceClient(BaseInferenceClient):
                 Maximum length in tokens of each chunk (question plus document part) given to the model; the document is split with doc_stride overlap to fit.
             top_k (`int | None`, optional):
                 Number of answers to return, most likely first; fewer may come back when the document offers fewer candidates.
-            word_boxes (`list[list[float] | str] | None`, optional):
+            word_boxes (`Sequence[Sequence[float] | str] | None`, optional):
                 Words and their bounding boxes (coordinates normalised to 0-1000). When given, the OCR step is skipped and these are used instead.
 
         Returns:
@@ -428,7 +429,7 @@ class InferenceClient(BaseInferenceClient):
 
     def feature_extraction(
         self,
-        text: str | list[str],
+        text: str | Sequence[str],
         *,
         normalize: bool | None = None,
         prompt_name: str | None = None,
@@ -439,7 +440,7 @@ class InferenceClient(BaseInferenceClient):
         """Generate embeddings for the given text.
 
         Args:
-            text (`str | list[str]`):
+            text (`str | Sequence[str]`):
                 The text to embed, or a list of texts embedded as one batch.
             normalize (`bool | None`, optional):
                 Whether the embeddings are normalized to unit length. Only honoured by Text Embeddings Inference servers.
@@ -474,7 +475,7 @@ class InferenceClient(BaseInferenceClient):
         text: str,
         *,
         model: str | None = None,
-        targets: list[str] | None = None,
+        targets: Sequence[str] | None = None,
         top_k: int | None = None,
     ) -> list[FillMaskOutputElement]:
         """Fill in a hole (the mask token) in a text with the most likely words.
@@ -484,7 +485,7 @@ class InferenceClient(BaseInferenceClient):
                 Text containing the model's mask token (e.g. [MASK] or <mask>, see the model card).
             model (`str | None`, optional):
                 The model to use: a model id on the Hugging Face Hub or the URL of a deployed Inference Endpoint (or any compatible server). Overrides the client's model; when neither is set, the recommended model for the task is used.
-            targets (`list[str] | None`, optional):
+            targets (`Sequence[str] | None`, optional):
                 Restrict the predictions to these candidate words instead of the whole vocabulary. A target that is not a single vocabulary token is tokenized and its first token is used (slower, with a server-side warning).
             top_k (`int | None`, optional):
                 How many predictions to return.
@@ -782,7 +783,7 @@ class InferenceClient(BaseInferenceClient):
     def sentence_similarity(
         self,
         sentence: str,
-        other_sentences: list[str],
+        other_sentences: Sequence[str],
         *,
         model: str | None = None,
     ) -> list[float]:
@@ -791,7 +792,7 @@ class InferenceClient(BaseInferenceClient):
         Args:
             sentence (`str`):
                 The main sentence the other sentences are compared with.
-            other_sentences (`list[str]`):
+            other_sentences (`Sequence[str]`):
                 The sentences to compare with `sentence`.
             model (`str | None`, optional):
                 The model to use: a model id on the Hugging Face Hub or the URL of a deployed Inference Endpoint (or any compatible server). Overrides the client's model; when neither is set, the recommended model for the task is used.
@@ -817,10 +818,10 @@ class InferenceClient(BaseInferenceClient):
         self,
         text: str,
         *,
-        parameters: dict[str, Any] | None = None,
+        parameters: Mapping[str, Any] | None = None,
         model: str | None = None,
         clean_up_tokenization_spaces: bool | None = None,
-        generate_parameters: dict[str, Any] | None = None,
+        generate_parameters: Mapping[str, Any] | None = None,
         truncation: SummarizationTruncationStrategy | None = None,
     ) -> SummarizationOutput:
         """Generate a summary of the given text using the specified model.
@@ -828,13 +829,13 @@ class InferenceClient(BaseInferenceClient):
         Args:
             text (`str`):
                 The text to summarize.
-            parameters (`dict[str, Any] | None`, optional):
+            parameters (`Mapping[str, Any] | None`, optional):
                 Deprecated: a dict sent as the whole `parameters` object of the request, replacing the named parameters below. Use `clean_up_tokenization_spaces`, `generate_parameters` and `truncation` instead. Deprecated: It will be removed in a future version; pass `clean_up_tokenization_spaces`, `generate_parameters` and `truncation` instead.
             model (`str | None`, optional):
                 The model to use: a model id on the Hugging Face Hub or the URL of a deployed Inference Endpoint (or any compatible server). Overrides the client's model; when neither is set, the recommended model for the task is used.
             clean_up_tokenization_spaces (`bool | None`, optional):
                 Remove the extra spaces tokenization may leave in the generated text.
-            generate_parameters (`dict[str, Any] | None`, optional):
+            generate_parameters (`Mapping[str, Any] | None`, optional):
                 Extra settings passed to the text generation algorithm (e.g. max_length, num_beams).
             truncation (`SummarizationTruncationStrategy | None`, optional):
                 How an input longer than the model's maximum length is truncated.
@@ -858,22 +859,22 @@ class InferenceClient(BaseInferenceClient):
 
     def table_question_answering(
         self,
-        table: dict[str, list[str]],
+        table: Mapping[str, Sequence[str]],
         query: str,
         *,
         model: str | None = None,
-        parameters: dict[str, Any] | None = None,
+        parameters: Mapping[str, Any] | None = None,
     ) -> TableQuestionAnsweringOutputElement:
         """Retrieve the answer to a question from information given in a table.
 
         Args:
-            table (`dict[str, list[str]]`):
+            table (`Mapping[str, Sequence[str]]`):
                 The table, as a dict mapping each column header to the list of its cell values; all columns must have the same length.
             query (`str`):
                 The plain-text question to ask about the table.
             model (`str | None`, optional):
                 The model to use: a model id on the Hugging Face Hub or the URL of a deployed Inference Endpoint (or any compatible server). Overrides the client's model; when neither is set, the recommended model for the task is used.
-            parameters (`dict[str, Any] | None`, optional):
+            parameters (`Mapping[str, Any] | None`, optional):
                 Additional inference parameters, sent as the `parameters` object of the request.
 
         Returns:
@@ -895,14 +896,14 @@ class InferenceClient(BaseInferenceClient):
 
     def tabular_classification(
         self,
-        table: dict[str, list[Any]],
+        table: Mapping[str, Sequence[Any]],
         *,
         model: str | None = None,
     ) -> list[str]:
         """Classify a target category (a group) based on a set of attributes.
 
         Args:
-            table (`dict[str, list[Any]]`):
+            table (`Mapping[str, Sequence[Any]]`):
                 The set of attributes to classify, as a dict mapping each column name to the list of its values.
             model (`str | None`, optional):
                 The model to use: a model id on the Hugging Face Hub or the URL of a deployed Inference Endpoint (or any compatible server). Overrides the client's model; when neither is set, the recommended model for the task is used.
@@ -926,14 +927,14 @@ class InferenceClient(BaseInferenceClient):
 
     def tabular_regression(
         self,
-        table: dict[str, list[Any]],
+        table: Mapping[str, Sequence[Any]],
         *,
         model: str | None = None,
     ) -> list[float]:
         """Predict a numerical target value given a set of attributes/features in a table.
 
         Args:
-            table (`dict[str, list[Any]]`):
+            table (`Mapping[str, Sequence[Any]]`):
                 The set of attributes, as a dict mapping each column name to the list of its values. Attributes can be numerical or categorical.
             model (`str | None`, optional):
                 The model to use: a model id on the Hugging Face Hub or the URL of a deployed Inference Endpoint (or any compatible server). Overrides the client's model; when neither is set, the recommended model for the task is used.
@@ -1005,13 +1006,13 @@ class InferenceClient(BaseInferenceClient):
         decoder_input_details: bool | None = None,
         do_sample: bool = False,
         frequency_penalty: float | None = None,
-        grammar: TextGenerationInputGrammarType | dict[str, Any] | None = None,
+        grammar: TextGenerationInputGrammarType | Mapping[str, Any] | None = None,
         max_new_tokens: int | None = None,
         repetition_penalty: float | None = None,
         return_full_text: bool = False,
         seed: int | None = None,
-        stop: list[str] | None = None,
-        stop_sequences: list[str] | None = None,
+        stop: Sequence[str] | None = None,
+        stop_sequences: Sequence[str] | None = None,
         temperature: float | None = None,
         top_k: int | None = None,
         top_n_tokens: int | None = None,
@@ -1034,13 +1035,13 @@ class InferenceClient(BaseInferenceClient):
         decoder_input_details: bool | None = None,
         do_sample: bool = False,
         frequency_penalty: float | None = None,
-        grammar: TextGenerationInputGrammarType | dict[str, Any] | None = None,
+        grammar: TextGenerationInputGrammarType | Mapping[str, Any] | None = None,
         max_new_tokens: int | None = None,
         repetition_penalty: float | None = None,
         return_full_text: bool = False,
         seed: int | None = None,
-        stop: list[str] | None = None,
-        stop_sequences: list[str] | None = None,
+        stop: Sequence[str] | None = None,
+        stop_sequences: Sequence[str] | None = None,
         temperature: float | None = None,
         top_k: int | None = None,
         top_n_tokens: int | None = None,
@@ -1063,13 +1064,13 @@ class InferenceClient(BaseInferenceClient):
         decoder_input_details: bool | None = None,
         do_sample: bool = False,
         frequency_penalty: float | None = None,
-        grammar: TextGenerationInputGrammarType | dict[str, Any] | None = None,
+        grammar: TextGenerationInputGrammarType | Mapping[str, Any] | None = None,
         max_new_tokens: int | None = None,
         repetition_penalty: float | None = None,
         return_full_text: bool = False,
         seed: int | None = None,
-        stop: list[str] | None = None,
-        stop_sequences: list[str] | None = None,
+        stop: Sequence[str] | None = None,
+        stop_sequences: Sequence[str] | None = None,
         temperature: float | None = None,
         top_k: int | None = None,
         top_n_tokens: int | None = None,
@@ -1092,13 +1093,13 @@ class InferenceClient(BaseInferenceClient):
         decoder_input_details: bool | None = None,
         do_sample: bool = False,
         frequency_penalty: float | None = None,
-        grammar: TextGenerationInputGrammarType | dict[str, Any] | None = None,
+        grammar: TextGenerationInputGrammarType | Mapping[str, Any] | None = None,
         max_new_tokens: int | None = None,
         repetition_penalty: float | None = None,
         return_full_text: bool = False,
         seed: int | None = None,
-        stop: list[str] | None = None,
-        stop_sequences: list[str] | None = None,
+        stop: Sequence[str] | None = None,
+        stop_sequences: Sequence[str] | None = None,
         temperature: float | None = None,
         top_k: int | None = None,
         top_n_tokens: int | None = None,
@@ -1121,13 +1122,13 @@ class InferenceClient(BaseInferenceClient):
         decoder_input_details: bool | None = None,
         do_sample: bool = False,
         frequency_penalty: float | None = None,
-        grammar: TextGenerationInputGrammarType | dict[str, Any] | None = None,
+        grammar: TextGenerationInputGrammarType | Mapping[str, Any] | None = None,
         max_new_tokens: int | None = None,
         repetition_penalty: float | None = None,
         return_full_text: bool = False,
         seed: int | None = None,
-        stop: list[str] | None = None,
-        stop_sequences: list[str] | None = None,
+        stop: Sequence[str] | None = None,
+        stop_sequences: Sequence[str] | None = None,
         temperature: float | None = None,
         top_k: int | None = None,
         top_n_tokens: int | None = None,
@@ -1149,13 +1150,13 @@ class InferenceClient(BaseInferenceClient):
         decoder_input_details: bool | None = None,
         do_sample: bool = False,
         frequency_penalty: float | None = None,
-        grammar: TextGenerationInputGrammarType | dict[str, Any] | None = None,
+        grammar: TextGenerationInputGrammarType | Mapping[str, Any] | None = None,
         max_new_tokens: int | None = None,
         repetition_penalty: float | None = None,
         return_full_text: bool = False,
         seed: int | None = None,
-        stop: list[str] | None = None,
-        stop_sequences: list[str] | None = None,
+        stop: Sequence[str] | None = None,
+        stop_sequences: Sequence[str] | None = None,
         temperature: float | None = None,
         top_k: int | None = None,
         top_n_tokens: int | None = None,
@@ -1187,7 +1188,7 @@ class InferenceClient(BaseInferenceClient):
                 Sample the next token from the logits distribution instead of decoding greedily.
             frequency_penalty (`float | None`, optional):
                 Between -2.0 and 2.0. Positive values penalize tokens in proportion to how often they already appear in the text, making verbatim repetition less likely.
-            grammar (`TextGenerationInputGrammarType | dict[str, Any] | None`, optional):
+            grammar (`TextGenerationInputGrammarType | Mapping[str, Any] | None`, optional):
                 Constrain the output to a JSON Schema or a regular expression.
             max_new_tokens (`int | None`, optional):
                 Maximum number of tokens to generate.
@@ -1197,9 +1198,9 @@ class InferenceClient(BaseInferenceClient):
                 Prepend the prompt to the generated text.
             seed (`int | None`, optional):
                 Seed of the random sampling, for reproducible generations.
-            stop (`list[str] | None`, optional):
+            stop (`Sequence[str] | None`, optional):
                 Stop sequences: generation stops as soon as one of these strings is generated.
-            stop_sequences (`list[str] | None`, optional):
+            stop_sequences (`Sequence[str] | None`, optional):
                 Alias of `stop`, used only when `stop` is not given. Deprecated: Use `stop` instead; `stop_sequences` will be removed in a future version.
             temperature (`float | None`, optional):
                 Temperature applied to the logits distribution; lower values make the output more deterministic.
@@ -1268,7 +1269,7 @@ class InferenceClient(BaseInferenceClient):
         guidance_scale: float | None = None,
         model: str | None = None,
         scheduler: str | None = None,
-        target_size: TextToImageTargetSize | dict[str, Any] | None = None,
+        target_size: TextToImageTargetSize | Mapping[str, Any] | None = None,
         seed: int | None = None,
         **kwargs: Any,
     ) -> Image:
@@ -1291,7 +1292,7 @@ class InferenceClient(BaseInferenceClient):
                 The model to use: a model id on the Hugging Face Hub or the URL of a deployed Inference Endpoint (or any compatible server). Overrides the client's model; when neither is set, the recommended model for the task is used.
             scheduler (`str | None`, optional):
                 Name of a compatible scheduler to use instead of the model's default one.
-            target_size (`TextToImageTargetSize | dict[str, Any] | None`, optional):
+            target_size (`TextToImageTargetSize | Mapping[str, Any] | None`, optional):
                 Size in pixels of the output image.
             seed (`int | None`, optional):
                 Seed of the random number generator, for reproducible results.
@@ -1429,7 +1430,7 @@ class InferenceClient(BaseInferenceClient):
         *,
         model: str | None = None,
         aggregation_strategy: TokenClassificationAggregationStrategy | None = None,
-        ignore_labels: list[str] | None = None,
+        ignore_labels: Sequence[str] | None = None,
         stride: int | None = None,
     ) -> list[TokenClassificationOutputElement]:
         """Perform token classification on the given text, e.g. named entity recognition or part-of-speech tagging.
@@ -1441,7 +1442,7 @@ class InferenceClient(BaseInferenceClient):
                 The model to use: a model id on the Hugging Face Hub or the URL of a deployed Inference Endpoint (or any compatible server). Overrides the client's model; when neither is set, the recommended model for the task is used.
             aggregation_strategy (`TokenClassificationAggregationStrategy | None`, optional):
                 How token-level predictions are merged into entities.
-            ignore_labels (`list[str] | None`, optional):
+            ignore_labels (`Sequence[str] | None`, optional):
                 Labels to leave out of the results (e.g. "O").
             stride (`int | None`, optional):
                 Number of tokens shared by consecutive chunks when a long text is split.
@@ -1472,7 +1473,7 @@ class InferenceClient(BaseInferenceClient):
         tgt_lang: str | None = None,
         clean_up_tokenization_spaces: bool | None = None,
         truncation: TranslationTruncationStrategy | None = None,
-        generate_parameters: dict[str, Any] | None = None,
+        generate_parameters: Mapping[str, Any] | None = None,
     ) -> TranslationOutput:
         """Convert text from one language to another.
 
@@ -1491,7 +1492,7 @@ class InferenceClient(BaseInferenceClient):
                 Remove the extra spaces tokenization may leave in the generated text.
             truncation (`TranslationTruncationStrategy | None`, optional):
                 How an input longer than the model's maximum length is truncated.
-            generate_parameters (`dict[str, Any] | None`, optional):
+            generate_parameters (`Mapping[str, Any] | None`, optional):
                 Extra settings passed to the text generation algorithm (e.g. max_length, num_beams).
 
         Returns:
@@ -1558,7 +1559,7 @@ class InferenceClient(BaseInferenceClient):
     def zero_shot_classification(
         self,
         text: str,
-        labels: list[str],
+        labels: Sequence[str],
         *,
         multi_label: bool = False,
         hypothesis_template: str | None = None,
@@ -1569,7 +1570,7 @@ class InferenceClient(BaseInferenceClient):
         Args:
             text (`str`):
                 The text to classify.
-            labels (`list[str]`):
+            labels (`Sequence[str]`):
                 The candidate classes, each a short text describing one possible label of the input.
             multi_label (`bool`, optional):
                 If true, each label is scored independently, so several (or none) can be close to 1. If false, the labels are treated as mutually exclusive and their scores sum to 1.
@@ -1598,7 +1599,7 @@ class InferenceClient(BaseInferenceClient):
     def zero_shot_image_classification(
         self,
         image: ImageInput,
-        labels: list[str],
+        labels: Sequence[str],
         *,
         model: str | None = None,
         hypothesis_template: str | None = None,
@@ -1608,7 +1609,7 @@ class InferenceClient(BaseInferenceClient):
         Args:
             image (`ImageInput`):
                 The input image to classify. It can be raw bytes, an image file, the URL of an online image or a PIL image.
-            labels (`list[str]`):
+            labels (`Sequence[str]`):
                 The candidate labels for the image (at least 2).
             model (`str | None`, optional):
                 The model to use: a model id on the Hugging Face Hub or the URL of a deployed Inference Endpoint (or any compatible server). Overrides the client's model; when neither is set, the recommended model for the task is used.

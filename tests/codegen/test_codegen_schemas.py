@@ -204,12 +204,12 @@ def test_the_same_common_file_gives_different_names_per_task(
     other = load_task(schemas / "other-thing")
     assert sorted(other.bundle["$defs"]) == ["OtherThingBox", "OtherThingInput", "OtherThingOutput"]
     task = build_task(other)
-    assert task.arguments[0].annotation == "OtherThingBox | dict[str, Any]"
+    assert task.arguments[0].annotation == "OtherThingBox | Mapping[str, Any]"
     assert task.response.annotation == "float"
     files = build(schemas)
     assert "class OtherThingBox(InferenceType):" in files["types/other_thing.py"]
     assert "class MyTaskBox(InferenceType):" in files["types/my_task.py"]
-    assert "        box: OtherThingBox | dict[str, Any],\n" in files["client.py"]
+    assert "        box: OtherThingBox | Mapping[str, Any],\n" in files["client.py"]
 
 
 def test_types_module_named_enum_becomes_literal_alias(schemas: Path) -> None:
@@ -262,12 +262,12 @@ def test_types_module_descriptions_become_docstrings(files: dict[str, str]) -> N
 def test_method_signature_types(files: dict[str, str]) -> None:
     expected = (
         "        self,\n"
-        "        text: str | list[str],\n"
+        "        text: str | Sequence[str],\n"
         "        *,\n"
         "        model: str | None = None,\n"
         "        mode: MyTaskMode | None = None,\n"
         '        color: Literal["red", "blue"] | None = None,\n'
-        "        weights: list[float] | None = None,\n"
+        "        weights: Sequence[float] | None = None,\n"
         "        limit: int | None = None,\n"
         "    ) -> list[MyTaskOutputElement]:\n"
     )
@@ -281,11 +281,11 @@ def test_method_docstring_args_section(files: dict[str, str]) -> None:
     doc = _block(files["client.py"], "def my_task(", "        return cast(")
     assert '        """Run my task on a text.\n\n        Args:\n' in doc
     for line in (
-        "            text (`str | list[str]`):\n                One text or several texts.\n",
+        "            text (`str | Sequence[str]`):\n                One text or several texts.\n",
         "            mode (`MyTaskMode | None`, optional):\n                The running mode.\n",
         "            color (`Literal['red', 'blue'] | None`, optional):\n"
         "                The color to paint with.\n",
-        "            weights (`list[float] | None`, optional):\n"
+        "            weights (`Sequence[float] | None`, optional):\n"
         "                One weight per class.\n",
         "            limit (`int | None`, optional):\n                Overridden in the binding.\n",
         "        Returns:\n            `list[MyTaskOutputElement]`: The results, best first.\n",

@@ -9,6 +9,8 @@ import numpy as np
 import numpy.typing as npt
 from servers import MINILM_ALIAS, TINY_LLAMA_ALIAS
 
+from hfinfer import ChatCompletionInputMessage
+
 # Texts whose sentence-transformers embeddings the tests compare against.
 SUNNY = "Today is a sunny day"
 HAPPY = "That is a happy person"
@@ -21,7 +23,11 @@ SIMILARITY_CASES: tuple[tuple[str, tuple[str, ...]], ...] = ((SUNNY, (HAPPY, RAI
 TINY_LLAMA = TINY_LLAMA_ALIAS
 MINILM = MINILM_ALIAS
 
-USER_HELLO: list[dict[str, Any]] = [{"role": "user", "content": "hello"}]
+#: Typed as the client's parameter is (``list`` is invariant: a ``list[dict[str, str]]`` would
+#: not type-check against it).
+USER_HELLO: list[ChatCompletionInputMessage | dict[str, Any]] = [
+    {"role": "user", "content": "hello"}
+]
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -126,6 +128,24 @@ def _probe(url: str) -> int | None:
         return None
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: get SIGTERM when the test process dies, even by SIGKILL or
+    os._exit (where neither fixtures nor atexit run)."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def _prune_logs(logs: Path, name: str, keep: int = 10) -> None:
+    """Keep the newest ``keep`` logs of this server kind (one log per start, named by port)."""
+    old = sorted(logs.glob(f"server-{name}-*.log"), key=lambda f: f.stat().st_mtime)
+    for f in old[:-keep] if keep else old:
+        with contextlib.suppress(OSError):
+            f.unlink()
+
+
 def _start(
     name: str,
     cmd_for_port: Sequence[str],
@@ -141,6 +161,7 @@ def _start(
     full_env.update(OFFLINE_ENV)
     if env:
         full_env.update(env)
+    _prune_logs(p.logs, name)
     last_error = ""
     for _attempt in range(attempts):
         port = free_port()
@@ -150,7 +171,12 @@ def _start(
         log.write(("$ " + " ".join(cmd) + "\n").encode())
         log.flush()
         proc = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=full_env
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=full_env,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
         server = RunningServer(name, proc, port, log_path, log)
         _running.add(server)

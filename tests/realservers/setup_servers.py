@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -337,6 +338,17 @@ def step_venv(p: Paths) -> None:
     )
 
 
+def _python_with_pip(p: Paths, log: Path) -> str:
+    """This interpreter if it has pip (a uv- or nox-made venv may not), else a small venv's."""
+    if importlib.util.find_spec("pip") is not None:
+        return sys.executable
+    tools = p.cache / "pip-venv"
+    python = tools / ("Scripts" if os.name == "nt" else "bin") / "python"
+    if not python.is_file():
+        _run([sys.executable, "-m", "venv", tools], log)
+    return str(python)
+
+
 def _sdist_key() -> str:
     return _key(LLAMA_CPP_PYTHON_VERSION)
 
@@ -351,7 +363,7 @@ def step_sdist(p: Paths) -> None:
     if not archive.is_file():
         _run(
             [
-                sys.executable,
+                _python_with_pip(p, log),
                 "-m",
                 "pip",
                 "download",
