@@ -7,8 +7,6 @@ URL downloads go through the async transport, `list_deployed_models` fans out co
 from __future__ import annotations
 
 import asyncio
-import logging
-import warnings
 from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
 from typing import Any, Literal, overload
@@ -16,18 +14,19 @@ from typing import Any, Literal, overload
 import httpx
 from typing_extensions import Self
 
-from hfinfer import _client, _routing
 from hfinfer._config import ClientConfig
 from hfinfer._core import (
     DEFAULT_MAX_RETRIES,
+    RECOMMENDED_TASKS,
     ClientCore,
     deployed_models,
+    endpoint_info,
     frameworks_for,
     model_status,
     parse_json_response,
-    recommended_from,
+    recommended,
 )
-from hfinfer._encoding import Body, jsonable, read_binary
+from hfinfer._encoding import is_url, raw_body
 from hfinfer._operation import Operation
 from hfinfer._status import ModelStatus
 from hfinfer._streams import AsyncStream
@@ -152,11 +151,7 @@ class AsyncBaseInferenceClient(ClientCore):
                     raise
 
     async def _download(self, url: str) -> bytes:
-        return (
-            await self._send(
-                Outgoing("GET", url, {"user-agent": self._config.headers["user-agent"]})
-            )
-        ).content
+        return (await self._send(self._download_outgoing(url))).content
 
     # -- methods that are not tasks ------------------------------------------------------------
 
@@ -195,82 +190,33 @@ class AsyncBaseInferenceClient(ClientCore):
         stream: bool = False,
     ) -> bytes | AsyncIterator[bytes]:
         """Send a raw request to a model or URL and return the raw body (or its lines)."""
-        candidate = model or self._config.model or self._config.base_url
-        if candidate is None:
-            if task is None:
-                raise ValueError(
-                    "You must specify at least a model (repo_id or URL) or a task, either when instantiating `AsyncInferenceClient` or when making a request."
-                )
-            candidate = await self.get_recommended_model(task)
-        url = _routing.task_url(
-            self._config,
-            candidate,
-            task or "",
-            "pipeline" if task in ("feature-extraction", "sentence-similarity") else "task",
+        candidate = self._post_candidate(model, task) or await self.get_recommended_model(
+            task or ""
         )
-        if data is not None:
-            if json is not None:
-                warnings.warn(
-                    "Ignoring `json` as `data` is passed as binary.", UserWarning, stacklevel=2
-                )
-            fetched = (
-                {data: await self._download(data)}
-                if isinstance(data, str) and _routing.is_url(data)
-                else {}
-            )
-            body = Body(content=read_binary("post", "data", data, fetched))
-        else:
-            body = Body(json=jsonable(json)) if json is not None else Body()
-        accept = "image/png" if task in ("text-to-image", "image-to-image") else None
-        out = Outgoing(
-            "POST",
-            url,
-            self._headers(url, accept),
-            body,
-            task=task,
-            wait_header=url.startswith(self._config.inference_endpoint),
-        )
+        fetched = {data: await self._download(data)} if is_url(data) else {}
+        out = self._post_outgoing(candidate, task, raw_body(json, data, fetched))
         if stream:
             return _aiter_lines(await self._send(out, stream=True))
         return (await self._send(out)).content
 
     async def health_check(self, model: str | None = None) -> bool:
         """True when the endpoint's `/health` answers 200 (TGI and TEI endpoints only)."""
-        url = model or self._config.model or self._config.base_url
-        if url is None or not _routing.is_url(url):
-            raise ValueError(
-                "Model must be an Inference Endpoint URL. For serverless Inference API, please use AsyncInferenceClient.get_model_status."
-            )
-        target = url.rstrip("/") + "/health"
+        url = self._health_url(model)
         try:
-            response = await self.http.get(target, headers=self._headers(target))
-        except httpx.TransportError:
+            response = await self.http.get(url, headers=self._headers(url))
+        except (
+            httpx.TransportError
+        ):  # timeouts included: an endpoint that does not answer is not healthy
             return False
         return response.status_code == 200
 
     async def get_endpoint_info(self, *, model: str | None = None) -> dict[str, Any]:
         """The `/info` of a TGI or TEI endpoint, as a dict."""
-        model = model or self._config.model or self._config.base_url
-        if model is None:
-            raise ValueError("Model id not provided.")
-        url = (
-            model.rstrip("/") + "/info"
-            if _routing.is_url(model)
-            else f"{self._config.inference_endpoint}/models/{model}/info"
-        )
-        data = parse_json_response(await self._get(url), "get_endpoint_info()")
-        if not isinstance(data, dict):
-            raise ValueError("get_endpoint_info(): expected a JSON object")
-        return data
+        return endpoint_info(await self._get(self._info_url(model)))
 
     async def get_model_status(self, model: str | None = None) -> ModelStatus:
         """The status of a model on the serverless Inference API."""
-        model = model or self._config.model
-        if model is None:
-            raise ValueError("Model id not provided.")
-        if _routing.is_url(model):
-            raise NotImplementedError("Model status is only available for Inference API endpoints.")
-        response = await self._get(f"{self._config.inference_endpoint}/status/{model}")
+        response = await self._get(self._status_url(model))
         return model_status(parse_json_response(response, "get_model_status()"), response)  # type: ignore[no-any-return]
 
     async def list_deployed_models(
@@ -278,9 +224,7 @@ class AsyncBaseInferenceClient(ClientCore):
     ) -> dict[str, list[str]]:
         """Models deployed on the serverless Inference API, by task (fetched concurrently)."""
         names = frameworks_for(frameworks)
-        responses = await asyncio.gather(
-            *(self._get(f"{self._config.inference_endpoint}/framework/{fw}") for fw in names)
-        )
+        responses = await asyncio.gather(*(self._get(self._framework_url(fw)) for fw in names))
         return deployed_models(
             [
                 (fw, parse_json_response(r, "list_deployed_models()"))
@@ -290,15 +234,10 @@ class AsyncBaseInferenceClient(ClientCore):
 
     async def get_recommended_model(self, task: str) -> str:
         """The model Hugging Face recommends for `task` (fetched once per process)."""
-        cache = _client._RECOMMENDED_TASKS
-        if not cache:  # no lock: a concurrent first call at worst fetches the list twice
-            response = await self._get(f"{self._config.hub_endpoint}/api/tasks")
-            cache.update(parse_json_response(response, "get_recommended_model()"))
-        model = recommended_from(cache, task)
-        logging.getLogger("hfinfer").info(
-            "Using recommended model %s for task %s. Pin a model to avoid surprises.", model, task
-        )
-        return model
+        if not RECOMMENDED_TASKS:  # no lock: a concurrent first call at worst fetches it twice
+            response = await self._get(self._tasks_url())
+            RECOMMENDED_TASKS.update(parse_json_response(response, "get_recommended_model()"))
+        return recommended(task)
 
 
 async def _aiter_lines(response: httpx.Response) -> AsyncIterator[bytes]:

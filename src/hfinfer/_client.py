@@ -10,26 +10,25 @@ from typing import Any, Literal, overload
 import httpx
 from typing_extensions import Self
 
-from hfinfer import _routing
 from hfinfer._config import ClientConfig
 from hfinfer._core import (
     DEFAULT_MAX_RETRIES,
+    RECOMMENDED_TASKS,
     ClientCore,
     deployed_models,
+    endpoint_info,
     frameworks_for,
     model_status,
     parse_json_response,
-    recommended_from,
+    recommended,
 )
-from hfinfer._encoding import Body
+from hfinfer._encoding import is_url, raw_body
 from hfinfer._operation import Operation
 from hfinfer._status import ModelStatus
 from hfinfer._streams import Stream
 from hfinfer._transport import Outgoing, proxy_mounts, send_sync
 from hfinfer.errors import BadRequestError
 
-_RECOMMENDED: dict[str, str] = {}
-_RECOMMENDED_TASKS: dict[str, Any] = {}
 _RECOMMENDED_LOCK = threading.Lock()
 
 
@@ -149,9 +148,7 @@ class BaseInferenceClient(ClientCore):
 
     def _download(self, url: str) -> bytes:
         """Fetch an input given as a URL (no token is sent to arbitrary hosts)."""
-        return self._send(
-            Outgoing("GET", url, {"user-agent": self._config.headers["user-agent"]})
-        ).content
+        return self._send(self._download_outgoing(url)).content
 
     # -- methods that are not tasks ------------------------------------------------------------
 
@@ -194,73 +191,31 @@ class BaseInferenceClient(ClientCore):
         `json` is sent as JSON; `data` (bytes, a path, a URL or a file object) as the raw body,
         and wins when both are given. Errors are raised as for task methods.
         """
-        candidate = model or self._config.model or self._config.base_url
-        if candidate is None:
-            if task is None:
-                raise ValueError(
-                    "You must specify at least a model (repo_id or URL) or a task, either when instantiating `InferenceClient` or when making a request."
-                )
-            candidate = self.get_recommended_model(task)
-        url = _routing.task_url(
-            self._config,
-            candidate,
-            task or "",
-            "pipeline" if task in ("feature-extraction", "sentence-similarity") else "task",
-        )
-        body = _raw_body(self, json, data)
-        accept = "image/png" if task in ("text-to-image", "image-to-image") else None
-        out = Outgoing(
-            "POST",
-            url,
-            self._headers(url, accept),
-            body,
-            task=task,
-            wait_header=url.startswith(self._config.inference_endpoint),
-        )
+        candidate = self._post_candidate(model, task) or self.get_recommended_model(task or "")
+        fetched = {data: self._download(data)} if is_url(data) else {}
+        out = self._post_outgoing(candidate, task, raw_body(json, data, fetched))
         if stream:
-            response = self._send(out, stream=True)
-            return _iter_lines(response)
+            return _iter_lines(self._send(out, stream=True))
         return self._send(out).content
 
     def health_check(self, model: str | None = None) -> bool:
         """True when the endpoint's `/health` answers 200 (TGI and TEI endpoints only)."""
-        url = model or self._config.model or self._config.base_url
-        if url is None or not _routing.is_url(url):
-            raise ValueError(
-                "Model must be an Inference Endpoint URL. For serverless Inference API, please use InferenceClient.get_model_status."
-            )
-        target = url.rstrip("/") + "/health"
+        url = self._health_url(model)
         try:
-            response = self.http.get(target, headers=self._headers(target))
-        except httpx.TimeoutException:
-            return False
-        except httpx.TransportError:
+            response = self.http.get(url, headers=self._headers(url))
+        except (
+            httpx.TransportError
+        ):  # timeouts included: an endpoint that does not answer is not healthy
             return False
         return response.status_code == 200
 
     def get_endpoint_info(self, *, model: str | None = None) -> dict[str, Any]:
         """The `/info` of a TGI or TEI endpoint, as a dict."""
-        model = model or self._config.model or self._config.base_url
-        if model is None:
-            raise ValueError("Model id not provided.")
-        url = (
-            model.rstrip("/") + "/info"
-            if _routing.is_url(model)
-            else f"{self._config.inference_endpoint}/models/{model}/info"
-        )
-        data = parse_json_response(self._get(url), "get_endpoint_info()")
-        if not isinstance(data, dict):
-            raise ValueError("get_endpoint_info(): expected a JSON object")
-        return data
+        return endpoint_info(self._get(self._info_url(model)))
 
     def get_model_status(self, model: str | None = None) -> ModelStatus:
         """The status of a model on the serverless Inference API."""
-        model = model or self._config.model
-        if model is None:
-            raise ValueError("Model id not provided.")
-        if _routing.is_url(model):
-            raise NotImplementedError("Model status is only available for Inference API endpoints.")
-        response = self._get(f"{self._config.inference_endpoint}/status/{model}")
+        response = self._get(self._status_url(model))
         return model_status(parse_json_response(response, "get_model_status()"), response)  # type: ignore[no-any-return]
 
     def list_deployed_models(
@@ -269,43 +224,17 @@ class BaseInferenceClient(ClientCore):
         """Models deployed on the serverless Inference API, by task."""
         answers = []
         for framework in frameworks_for(frameworks):
-            response = self._get(f"{self._config.inference_endpoint}/framework/{framework}")
+            response = self._get(self._framework_url(framework))
             answers.append((framework, parse_json_response(response, "list_deployed_models()")))
         return deployed_models(answers)
 
     def get_recommended_model(self, task: str) -> str:
         """The model Hugging Face recommends for `task` (fetched once per process)."""
         with _RECOMMENDED_LOCK:
-            if not _RECOMMENDED_TASKS:
-                url = f"{self._config.hub_endpoint}/api/tasks"
-                response = self._get(url)
-                _RECOMMENDED_TASKS.update(parse_json_response(response, "get_recommended_model()"))
-        model = recommended_from(_RECOMMENDED_TASKS, task)
-        import logging
-
-        logging.getLogger("hfinfer").info(
-            "Using recommended model %s for task %s. Pin a model to avoid surprises.", model, task
-        )
-        return model
-
-
-def _raw_body(client: ClientCore, json_value: Any, data: Any) -> Body:
-    from hfinfer._encoding import jsonable, read_binary
-
-    if data is not None:
-        if json_value is not None:
-            import warnings
-
-            warnings.warn(
-                "Ignoring `json` as `data` is passed as binary.", UserWarning, stacklevel=3
-            )
-        fetched: dict[str, bytes] = {}
-        if isinstance(data, str) and _routing.is_url(data):
-            fetched[data] = client._download(data)  # type: ignore[attr-defined]
-        return Body(content=read_binary("post", "data", data, fetched))
-    if json_value is not None:
-        return Body(json=jsonable(json_value))
-    return Body()
+            if not RECOMMENDED_TASKS:
+                response = self._get(self._tasks_url())
+                RECOMMENDED_TASKS.update(parse_json_response(response, "get_recommended_model()"))
+        return recommended(task)
 
 
 def _iter_lines(response: httpx.Response) -> Iterator[bytes]:

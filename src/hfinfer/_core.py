@@ -91,10 +91,14 @@ class ClientCore:
 
     # -- routing and headers -------------------------------------------------------------------
 
+    def _target(self, model: str | None) -> str | None:
+        """The call's model, else the client's model or base URL (every route but chat)."""
+        return model or self._config.model or self._config.base_url
+
     def _candidate(self, op: Operation, model: str | None) -> str | None:
         if op.route == "chat":
             return _routing.chat_candidate(self._config, model)
-        return model or self._config.model or self._config.base_url
+        return self._target(model)
 
     def _url(self, op: Operation, candidate: str) -> str:
         if op.route == "chat":
@@ -125,6 +129,66 @@ class ClientCore:
             errors=op.errors,
             wait_header=url.startswith(self._config.inference_endpoint),
         )
+
+    # -- the pure parts of the methods that are not tasks -------------------------------------
+
+    def _post_candidate(self, model: str | None, task: str | None) -> str | None:
+        """The model or URL of `post()`; None means "use the recommended model for `task`"."""
+        candidate = self._target(model)
+        if candidate is None and task is None:
+            raise ValueError(
+                "You must specify at least a model (repo_id or URL) or a task, either when "
+                f"instantiating `{_public_name(self)}` or when making a request."
+            )
+        return candidate
+
+    def _post_outgoing(self, candidate: str, task: str | None, body: Body) -> Outgoing:
+        route = "pipeline" if task in _routing.PIPELINE_TASKS else "task"
+        url = _routing.task_url(self._config, candidate, task or "", route)
+        accept = "image/png" if task in _routing.IMAGE_OUTPUT_TASKS else None
+        return Outgoing(
+            "POST",
+            url,
+            self._headers(url, accept),
+            body,
+            task=task,
+            wait_header=url.startswith(self._config.inference_endpoint),
+        )
+
+    def _health_url(self, model: str | None) -> str:
+        url = self._target(model)
+        if url is None or not _routing.is_url(url):
+            raise ValueError(
+                "Model must be an Inference Endpoint URL. For serverless Inference API, please "
+                f"use {_public_name(self)}.get_model_status."
+            )
+        return url.rstrip("/") + "/health"
+
+    def _info_url(self, model: str | None) -> str:
+        model = self._target(model)
+        if model is None:
+            raise ValueError("Model id not provided.")
+        if _routing.is_url(model):
+            return model.rstrip("/") + "/info"
+        return f"{self._config.inference_endpoint}/models/{model}/info"
+
+    def _status_url(self, model: str | None) -> str:
+        model = model or self._config.model
+        if model is None:
+            raise ValueError("Model id not provided.")
+        if _routing.is_url(model):
+            raise NotImplementedError("Model status is only available for Inference API endpoints.")
+        return f"{self._config.inference_endpoint}/status/{model}"
+
+    def _framework_url(self, framework: str) -> str:
+        return f"{self._config.inference_endpoint}/framework/{framework}"
+
+    def _tasks_url(self) -> str:
+        return f"{self._config.hub_endpoint}/api/tasks"
+
+    def _download_outgoing(self, url: str) -> Outgoing:
+        """A GET for an input given as a URL: no token or custom header goes to that host."""
+        return Outgoing("GET", url, {"user-agent": self._config.headers["user-agent"]})
 
     # -- the steps of a task call --------------------------------------------------------------
 
@@ -238,6 +302,33 @@ class ClientCore:
             return False
         known.update(names)
         return True
+
+
+def _public_name(client: object) -> str:
+    """`InferenceClient` or `AsyncInferenceClient`, for messages."""
+    return next(
+        (c.__name__ for c in type(client).__mro__ if not c.__name__.startswith("_")), "client"
+    )
+
+
+RECOMMENDED_TASKS: dict[str, Any] = {}
+"""`GET {HF_ENDPOINT}/api/tasks`, fetched once per process and shared by both clients."""
+
+
+def recommended(task: str) -> str:
+    """The recommended model for `task` from the cached task list (logged: pin a model instead)."""
+    model = recommended_from(RECOMMENDED_TASKS, task)
+    logger.info(
+        "Using recommended model %s for task %s. Pin a model to avoid surprises.", model, task
+    )
+    return model
+
+
+def endpoint_info(response: httpx.Response) -> dict[str, Any]:
+    data = parse_json_response(response, "get_endpoint_info()")
+    if not isinstance(data, dict):
+        raise ValueError("get_endpoint_info(): expected a JSON object")
+    return data
 
 
 def model_status(data: Any, response: httpx.Response) -> Any:

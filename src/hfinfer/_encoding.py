@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeAlias, Union
@@ -91,6 +92,19 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: jsonable(v) for k, v in value.items()}
     return value
+
+
+def raw_body(json_value: Any, data: Any, fetched: Mapping[str, bytes]) -> Body:
+    """The body of `post()`: `data` as raw bytes (it wins over `json`), else `json` as JSON."""
+    if data is not None:
+        if json_value is not None:
+            warnings.warn(
+                "Ignoring `json` as `data` is passed as binary.", UserWarning, stacklevel=3
+            )
+        return Body(content=read_binary("post", "data", data, fetched))
+    if json_value is not None:
+        return Body(json=jsonable(json_value))
+    return Body()
 
 
 def _place(body: dict[str, Any], path: tuple[str, ...], value: Any) -> None:

@@ -7,6 +7,9 @@ from urllib.parse import urlsplit, urlunsplit
 from hfinfer._config import ClientConfig
 
 CHAT_SUFFIX = "/chat/completions"
+# `post(task=...)`: the reference's raw-request rules, which know tasks only by name.
+PIPELINE_TASKS = frozenset({"feature-extraction", "sentence-similarity"})
+IMAGE_OUTPUT_TASKS = frozenset({"text-to-image", "image-to-image"})
 _HF_SUFFIXES = (".huggingface.co", ".hf.space", ".huggingface.cloud")
 
 
