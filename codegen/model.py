@@ -21,6 +21,8 @@ ENCODINGS = ("base64", "comma-join")
 RESPONSE_KINDS = ("json", "array", "image", "bytes")
 SHAPES = ("instance", "list", "first", "nested-first", "one-or-many", "first-or-instance")
 ERROR_MAPS = ("text-generation",)
+CALL_OPTION = "max_retries"
+"""A keyword every generated method takes besides its task's arguments (a per-call option)."""
 
 _BINDING_KEYS = {
     "method", "summary", "returns", "route", "accept", "body", "model_in_body", "extra_kwargs",
@@ -166,6 +168,8 @@ def build_task(raw: RawTask, schemas_root: str = "schemas") -> Task:
     for i, name in enumerate(names):
         if name in names[:i]:
             raise ctx.fail(("arguments", i, "name"), f"argument {name!r} appears twice")
+        if name == CALL_OPTION:
+            raise ctx.fail(("arguments", i, "name"), f"{name!r} is reserved for the call option")
     if sum(a.is_model for a in arguments) != 1:
         raise ctx.fail(("arguments",), 'exactly one argument must be {"name": "model"}')
     seen_keyword = False

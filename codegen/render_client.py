@@ -11,7 +11,7 @@ from typing import Any
 import attrs
 import jinja2
 
-from codegen.model import Argument, Check, Task
+from codegen.model import CALL_OPTION, Argument, Check, Task
 
 TEMPLATES = Path(__file__).parent / "templates"
 GENERATOR = "hfinfer codegen"
@@ -151,9 +151,10 @@ def _params(task: Task, switch_values: dict[str, bool | None]) -> tuple[str, ...
             out.append("*")
             star_done = True
         out.append(_param(arg, switch_values))
+    if not star_done:
+        out.append("*")
+    out.append(f"{CALL_OPTION}: int | None = None")
     if task.extra_kwargs is not None:
-        if not star_done:
-            out.append("*")
         out.append("**kwargs: Any")
     return tuple(out)
 
@@ -181,6 +182,10 @@ def _docstring(task: Task, returns: str) -> str:
         if arg.deprecated:
             description += f" Deprecated: {arg.deprecated}"
         lines.append(f"        {description}")
+    lines.append(f"    {CALL_OPTION} (`int | None`, optional):")
+    lines.append(
+        "        Retries for this call (0 disables them); None uses the client's `max_retries`."
+    )
     if task.extra_kwargs is not None:
         lines.append("    **kwargs:")
         lines.append(

@@ -71,6 +71,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         model: str | None = None,
         top_k: int | None = None,
         function_to_apply: AudioClassificationOutputTransform | None = None,
+        max_retries: int | None = None,
     ) -> list[AudioClassificationOutputElement]:
         """Perform audio classification on the provided audio content.
 
@@ -83,6 +84,8 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 Return only the K most probable classes.
             function_to_apply (`AudioClassificationOutputTransform | None`, optional):
                 The function applied to the model outputs to turn them into scores.
+            max_retries (`int | None`, optional):
+                Retries for this call (0 disables them); None uses the client's `max_retries`.
 
         Returns:
             `list[AudioClassificationOutputElement]`: A list of AudioClassificationOutputElement items containing the predicted labels and their confidence.
@@ -98,6 +101,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 operations.AUDIO_CLASSIFICATION,
                 model,
                 (audio, top_k, function_to_apply),
+                max_retries=max_retries,
             ),
         )
 
@@ -106,6 +110,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         audio: BinaryInput,
         *,
         model: str | None = None,
+        max_retries: int | None = None,
     ) -> list[AudioToAudioOutputElement]:
         """Perform audio-to-audio tasks (e.g. speech enhancement, source separation) depending on the model.
 
@@ -114,6 +119,8 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 The audio content for the model. It can be raw audio bytes, a local audio file, or a URL pointing to an audio file.
             model (`str | None`, optional):
                 The model to use: a model id on the Hugging Face Hub or the URL of a deployed Inference Endpoint (or any compatible server). Overrides the client's model; when neither is set, the recommended model for the task is used.
+            max_retries (`int | None`, optional):
+                Retries for this call (0 disables them); None uses the client's `max_retries`.
 
         Returns:
             `list[AudioToAudioOutputElement]`: A list of AudioToAudioOutputElement items, each with the audio label, its content type and the audio content as bytes.
@@ -129,6 +136,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 operations.AUDIO_TO_AUDIO,
                 model,
                 (audio,),
+                max_retries=max_retries,
             ),
         )
 
@@ -137,6 +145,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         audio: BinaryInput,
         *,
         model: str | None = None,
+        max_retries: int | None = None,
     ) -> AutomaticSpeechRecognitionOutput:
         """Perform automatic speech recognition (ASR or audio-to-text) on the given audio content.
 
@@ -145,6 +154,8 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 The content to transcribe. It can be raw audio bytes, a local audio file, or a URL pointing to an audio file.
             model (`str | None`, optional):
                 The model to use: a model id on the Hugging Face Hub or the URL of a deployed Inference Endpoint (or any compatible server). Overrides the client's model; when neither is set, the recommended model for the task is used.
+            max_retries (`int | None`, optional):
+                Retries for this call (0 disables them); None uses the client's `max_retries`.
 
         Returns:
             `AutomaticSpeechRecognitionOutput`: An AutomaticSpeechRecognitionOutput with the transcribed text and, optionally, timestamped chunks.
@@ -160,6 +171,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 operations.AUTOMATIC_SPEECH_RECOGNITION,
                 model,
                 (audio,),
+                max_retries=max_retries,
             ),
         )
 
@@ -190,6 +202,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         tools: Sequence[ChatCompletionInputTool | Mapping[str, Any]] | None = None,
         top_logprobs: int | None = None,
         top_p: float | None = None,
+        max_retries: int | None = None,
     ) -> ChatCompletionOutput: ...
 
     @overload
@@ -219,6 +232,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         tools: Sequence[ChatCompletionInputTool | Mapping[str, Any]] | None = None,
         top_logprobs: int | None = None,
         top_p: float | None = None,
+        max_retries: int | None = None,
     ) -> AsyncStream[ChatCompletionStreamOutput]: ...
 
     @overload
@@ -248,6 +262,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         tools: Sequence[ChatCompletionInputTool | Mapping[str, Any]] | None = None,
         top_logprobs: int | None = None,
         top_p: float | None = None,
+        max_retries: int | None = None,
     ) -> ChatCompletionOutput | AsyncStream[ChatCompletionStreamOutput]: ...
 
     async def chat_completion(
@@ -276,6 +291,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         tools: Sequence[ChatCompletionInputTool | Mapping[str, Any]] | None = None,
         top_logprobs: int | None = None,
         top_p: float | None = None,
+        max_retries: int | None = None,
     ) -> ChatCompletionOutput | AsyncStream[ChatCompletionStreamOutput]:
         """Generate the next assistant message of a conversation with a chat model.
 
@@ -320,6 +336,8 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 Number of most likely alternative tokens (each with its log-probability) to return at each position; requires `logprobs=True`. TGI allows at most 5, OpenAI 20.
             top_p (`float | None`, optional):
                 Nucleus sampling: sample only from the smallest set of most probable tokens whose probabilities add up to `top_p` (0.1 keeps the top 10% of the probability mass). Defaults to 1.0.
+            max_retries (`int | None`, optional):
+                Retries for this call (0 disables them); None uses the client's `max_retries`.
 
         Returns:
             `ChatCompletionOutput | AsyncStream[ChatCompletionStreamOutput]`: A ChatCompletionOutput with the generated message; with `stream=True`, an iterator of ChatCompletionStreamOutput chunks.
@@ -355,6 +373,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                     top_logprobs,
                     top_p,
                 ),
+                max_retries=max_retries,
             ),
         )
 
@@ -372,6 +391,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         max_seq_len: int | None = None,
         top_k: int | None = None,
         word_boxes: Sequence[Sequence[float] | str] | None = None,
+        max_retries: int | None = None,
     ) -> list[DocumentQuestionAnsweringOutputElement]:
         """Answer questions on document images.
 
@@ -398,6 +418,8 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 Number of answers to return, most likely first; fewer may come back when the document offers fewer candidates.
             word_boxes (`Sequence[Sequence[float] | str] | None`, optional):
                 Words and their bounding boxes (coordinates normalised to 0-1000). When given, the OCR step is skipped and these are used instead.
+            max_retries (`int | None`, optional):
+                Retries for this call (0 disables them); None uses the client's `max_retries`.
 
         Returns:
             `list[DocumentQuestionAnsweringOutputElement]`: A list of DocumentQuestionAnsweringOutputElement items containing the predicted answer, its probability and its word positions.
@@ -424,6 +446,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                     top_k,
                     word_boxes,
                 ),
+                max_retries=max_retries,
             ),
         )
 
@@ -436,6 +459,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         truncate: bool | None = None,
         truncation_direction: FeatureExtractionInputTruncationDirection | None = None,
         model: str | None = None,
+        max_retries: int | None = None,
     ) -> NDArray[np.float32]:
         """Generate embeddings for the given text.
 
@@ -452,6 +476,8 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 Which end of the input is cut when `truncate` is true.
             model (`str | None`, optional):
                 The model to use: a model id on the Hugging Face Hub or the URL of a deployed Inference Endpoint (or any compatible server). Overrides the client's model; when neither is set, the recommended model for the task is used.
+            max_retries (`int | None`, optional):
+                Retries for this call (0 disables them); None uses the client's `max_retries`.
 
         Returns:
             `NDArray[np.float32]`: The embedding(s) of the input text as a float32 numpy array, shaped as the server returned them (e.g. (1, dim) for one text on Text Embeddings Inference).
@@ -467,6 +493,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 operations.FEATURE_EXTRACTION,
                 model,
                 (text, normalize, prompt_name, truncate, truncation_direction),
+                max_retries=max_retries,
             ),
         )
 
@@ -477,6 +504,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         model: str | None = None,
         targets: Sequence[str] | None = None,
         top_k: int | None = None,
+        max_retries: int | None = None,
     ) -> list[FillMaskOutputElement]:
         """Fill in a hole (the mask token) in a text with the most likely words.
 
@@ -489,6 +517,8 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 Restrict the predictions to these candidate words instead of the whole vocabulary. A target that is not a single vocabulary token is tokenized and its first token is used (slower, with a server-side warning).
             top_k (`int | None`, optional):
                 How many predictions to return.
+            max_retries (`int | None`, optional):
+                Retries for this call (0 disables them); None uses the client's `max_retries`.
 
         Returns:
             `list[FillMaskOutputElement]`: A list of FillMaskOutputElement items with the predicted token, its probability and the completed text.
@@ -504,6 +534,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 operations.FILL_MASK,
                 model,
                 (text, targets, top_k),
+                max_retries=max_retries,
             ),
         )
 
@@ -514,6 +545,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         model: str | None = None,
         function_to_apply: ImageClassificationOutputTransform | None = None,
         top_k: int | None = None,
+        max_retries: int | None = None,
     ) -> list[ImageClassificationOutputElement]:
         """Perform image classification on the given image using the specified model.
 
@@ -526,6 +558,8 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 The function to apply to the output scores.
             top_k (`int | None`, optional):
                 When specified, limits the output to the top K most probable classes.
+            max_retries (`int | None`, optional):
+                Retries for this call (0 disables them); None uses the client's `max_retries`.
 
         Returns:
             `list[ImageClassificationOutputElement]`: A list of ImageClassificationOutputElement items containing the predicted label and associated probability.
@@ -541,6 +575,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 operations.IMAGE_CLASSIFICATION,
                 model,
                 (image, function_to_apply, top_k),
+                max_retries=max_retries,
             ),
         )
 
@@ -553,6 +588,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         overlap_mask_area_threshold: float | None = None,
         subtask: ImageSegmentationSubtask | None = None,
         threshold: float | None = None,
+        max_retries: int | None = None,
     ) -> list[ImageSegmentationOutputElement]:
         """Perform image segmentation on the given image using the specified model.
 
@@ -569,6 +605,8 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 The segmentation task to perform, depending on what the model supports.
             threshold (`float | None`, optional):
                 Masks whose probability is below this value are discarded.
+            max_retries (`int | None`, optional):
+                Retries for this call (0 disables them); None uses the client's `max_retries`.
 
         Returns:
             `list[ImageSegmentationOutputElement]`: A list of ImageSegmentationOutputElement items containing the segmented masks (as PIL images) and associated attributes.
@@ -584,6 +622,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 operations.IMAGE_SEGMENTATION,
                 model,
                 (image, mask_threshold, overlap_mask_area_threshold, subtask, threshold),
+                max_retries=max_retries,
             ),
         )
 
@@ -598,6 +637,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         num_inference_steps: int | None = None,
         guidance_scale: float | None = None,
         model: str | None = None,
+        max_retries: int | None = None,
         **kwargs: Any,
     ) -> Image:
         """Perform image-to-image translation using a specified model.
@@ -619,6 +659,8 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 How closely the result follows the prompt (diffusion models): higher values follow it more, usually at some cost in image quality.
             model (`str | None`, optional):
                 The model to use: a model id on the Hugging Face Hub or the URL of a deployed Inference Endpoint (or any compatible server). Overrides the client's model; when neither is set, the recommended model for the task is used.
+            max_retries (`int | None`, optional):
+                Retries for this call (0 disables them); None uses the client's `max_retries`.
             **kwargs:
                 Extra parameters sent as they are in `parameters`.
 
@@ -645,6 +687,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                     guidance_scale,
                 ),
                 kwargs,
+                max_retries=max_retries,
             ),
         )
 
@@ -653,6 +696,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         image: ImageInput,
         *,
         model: str | None = None,
+        max_retries: int | None = None,
     ) -> ImageToTextOutput:
         """Take an input image and return text.
 
@@ -663,6 +707,8 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 The input image to caption. It can be raw bytes, an image file, the URL of an online image or a PIL image.
             model (`str | None`, optional):
                 The model to use: a model id on the Hugging Face Hub or the URL of a deployed Inference Endpoint (or any compatible server). Overrides the client's model; when neither is set, the recommended model for the task is used.
+            max_retries (`int | None`, optional):
+                Retries for this call (0 disables them); None uses the client's `max_retries`.
 
         Returns:
             `ImageToTextOutput`: An ImageToTextOutput holding the generated text.
@@ -678,6 +724,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 operations.IMAGE_TO_TEXT,
                 model,
                 (image,),
+                max_retries=max_retries,
             ),
         )
 
@@ -687,6 +734,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         *,
         model: str | None = None,
         threshold: float | None = None,
+        max_retries: int | None = None,
     ) -> list[ObjectDetectionOutputElement]:
         """Perform object detection on the given image using the specified model.
 
@@ -697,6 +745,8 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 The model to use: a model id on the Hugging Face Hub or the URL of a deployed Inference Endpoint (or any compatible server). Overrides the client's model; when neither is set, the recommended model for the task is used.
             threshold (`float | None`, optional):
                 Minimum probability for a detection to be returned.
+            max_retries (`int | None`, optional):
+                Retries for this call (0 disables them); None uses the client's `max_retries`.
 
         Returns:
             `list[ObjectDetectionOutputElement]`: A list of ObjectDetectionOutputElement items containing the bounding boxes and associated attributes.
@@ -712,6 +762,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 operations.OBJECT_DETECTION,
                 model,
                 (image, threshold),
+                max_retries=max_retries,
             ),
         )
 
@@ -728,6 +779,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         max_question_len: int | None = None,
         max_seq_len: int | None = None,
         top_k: int | None = None,
+        max_retries: int | None = None,
     ) -> QuestionAnsweringOutputElement | list[QuestionAnsweringOutputElement]:
         """Retrieve the answer to a question from a given text.
 
@@ -752,6 +804,8 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 Length, in tokens, of each question + context chunk given to the model; longer contexts are split into overlapping chunks (see doc_stride).
             top_k (`int | None`, optional):
                 How many answers to return, most likely first; fewer are returned when the context offers fewer candidates.
+            max_retries (`int | None`, optional):
+                Retries for this call (0 disables them); None uses the client's `max_retries`.
 
         Returns:
             `QuestionAnsweringOutputElement | list[QuestionAnsweringOutputElement]`: A single QuestionAnsweringOutputElement when top_k is 1 or unset, otherwise a list of QuestionAnsweringOutputElement items (as the server sent them).
@@ -777,6 +831,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                     max_seq_len,
                     top_k,
                 ),
+                max_retries=max_retries,
             ),
         )
 
@@ -786,6 +841,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         other_sentences: Sequence[str],
         *,
         model: str | None = None,
+        max_retries: int | None = None,
     ) -> list[float]:
         """Compute the semantic similarity between a sentence and a list of other sentences by comparing their embeddings.
 
@@ -796,6 +852,8 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 The sentences to compare with `sentence`.
             model (`str | None`, optional):
                 The model to use: a model id on the Hugging Face Hub or the URL of a deployed Inference Endpoint (or any compatible server). Overrides the client's model; when neither is set, the recommended model for the task is used.
+            max_retries (`int | None`, optional):
+                Retries for this call (0 disables them); None uses the client's `max_retries`.
 
         Returns:
             `list[float]`: One similarity score per sentence of `other_sentences`, in the same order.
@@ -811,6 +869,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 operations.SENTENCE_SIMILARITY,
                 model,
                 (sentence, other_sentences),
+                max_retries=max_retries,
             ),
         )
 
@@ -823,6 +882,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         clean_up_tokenization_spaces: bool | None = None,
         generate_parameters: Mapping[str, Any] | None = None,
         truncation: SummarizationTruncationStrategy | None = None,
+        max_retries: int | None = None,
     ) -> SummarizationOutput:
         """Generate a summary of the given text using the specified model.
 
@@ -839,6 +899,8 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 Extra settings passed to the text generation algorithm (e.g. max_length, num_beams).
             truncation (`SummarizationTruncationStrategy | None`, optional):
                 How an input longer than the model's maximum length is truncated.
+            max_retries (`int | None`, optional):
+                Retries for this call (0 disables them); None uses the client's `max_retries`.
 
         Returns:
             `SummarizationOutput`: A SummarizationOutput holding the generated summary.
@@ -854,6 +916,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 operations.SUMMARIZATION,
                 model,
                 (text, parameters, clean_up_tokenization_spaces, generate_parameters, truncation),
+                max_retries=max_retries,
             ),
         )
 
@@ -864,6 +927,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         *,
         model: str | None = None,
         parameters: Mapping[str, Any] | None = None,
+        max_retries: int | None = None,
     ) -> TableQuestionAnsweringOutputElement:
         """Retrieve the answer to a question from information given in a table.
 
@@ -876,6 +940,8 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 The model to use: a model id on the Hugging Face Hub or the URL of a deployed Inference Endpoint (or any compatible server). Overrides the client's model; when neither is set, the recommended model for the task is used.
             parameters (`Mapping[str, Any] | None`, optional):
                 Additional inference parameters, sent as the `parameters` object of the request.
+            max_retries (`int | None`, optional):
+                Retries for this call (0 disables them); None uses the client's `max_retries`.
 
         Returns:
             `TableQuestionAnsweringOutputElement`: A TableQuestionAnsweringOutputElement with the answer, the coordinates and values of the answer cells, and the aggregator used.
@@ -891,6 +957,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 operations.TABLE_QUESTION_ANSWERING,
                 model,
                 (table, query, parameters),
+                max_retries=max_retries,
             ),
         )
 
@@ -899,6 +966,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         table: Mapping[str, Sequence[Any]],
         *,
         model: str | None = None,
+        max_retries: int | None = None,
     ) -> list[str]:
         """Classify a target category (a group) based on a set of attributes.
 
@@ -907,6 +975,8 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 The set of attributes to classify, as a dict mapping each column name to the list of its values.
             model (`str | None`, optional):
                 The model to use: a model id on the Hugging Face Hub or the URL of a deployed Inference Endpoint (or any compatible server). Overrides the client's model; when neither is set, the recommended model for the task is used.
+            max_retries (`int | None`, optional):
+                Retries for this call (0 disables them); None uses the client's `max_retries`.
 
         Returns:
             `list[str]`: The predicted label of each row of the table, in row order.
@@ -922,6 +992,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 operations.TABULAR_CLASSIFICATION,
                 model,
                 (table,),
+                max_retries=max_retries,
             ),
         )
 
@@ -930,6 +1001,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         table: Mapping[str, Sequence[Any]],
         *,
         model: str | None = None,
+        max_retries: int | None = None,
     ) -> list[float]:
         """Predict a numerical target value given a set of attributes/features in a table.
 
@@ -938,6 +1010,8 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 The set of attributes, as a dict mapping each column name to the list of its values. Attributes can be numerical or categorical.
             model (`str | None`, optional):
                 The model to use: a model id on the Hugging Face Hub or the URL of a deployed Inference Endpoint (or any compatible server). Overrides the client's model; when neither is set, the recommended model for the task is used.
+            max_retries (`int | None`, optional):
+                Retries for this call (0 disables them); None uses the client's `max_retries`.
 
         Returns:
             `list[float]`: The predicted numerical target of each row of the table, in row order.
@@ -953,6 +1027,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 operations.TABULAR_REGRESSION,
                 model,
                 (table,),
+                max_retries=max_retries,
             ),
         )
 
@@ -963,6 +1038,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         model: str | None = None,
         top_k: int | None = None,
         function_to_apply: TextClassificationOutputTransform | None = None,
+        max_retries: int | None = None,
     ) -> list[TextClassificationOutputElement]:
         """Perform text classification (e.g. sentiment-analysis) on the given text.
 
@@ -975,6 +1051,8 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 When specified, limits the output to the top K most probable classes.
             function_to_apply (`TextClassificationOutputTransform | None`, optional):
                 The function to apply to the output.
+            max_retries (`int | None`, optional):
+                Retries for this call (0 disables them); None uses the client's `max_retries`.
 
         Returns:
             `list[TextClassificationOutputElement]`: A list of TextClassificationOutputElement items containing the predicted label and associated probability.
@@ -990,6 +1068,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 operations.TEXT_CLASSIFICATION,
                 model,
                 (text, top_k, function_to_apply),
+                max_retries=max_retries,
             ),
         )
 
@@ -1020,6 +1099,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         truncate: int | None = None,
         typical_p: float | None = None,
         watermark: bool | None = None,
+        max_retries: int | None = None,
     ) -> str: ...
 
     @overload
@@ -1049,6 +1129,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         truncate: int | None = None,
         typical_p: float | None = None,
         watermark: bool | None = None,
+        max_retries: int | None = None,
     ) -> AsyncStream[str]: ...
 
     @overload
@@ -1078,6 +1159,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         truncate: int | None = None,
         typical_p: float | None = None,
         watermark: bool | None = None,
+        max_retries: int | None = None,
     ) -> TextGenerationOutput: ...
 
     @overload
@@ -1107,6 +1189,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         truncate: int | None = None,
         typical_p: float | None = None,
         watermark: bool | None = None,
+        max_retries: int | None = None,
     ) -> AsyncStream[TextGenerationStreamOutput]: ...
 
     @overload
@@ -1136,6 +1219,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         truncate: int | None = None,
         typical_p: float | None = None,
         watermark: bool | None = None,
+        max_retries: int | None = None,
     ) -> (
         str | AsyncStream[str] | TextGenerationOutput | AsyncStream[TextGenerationStreamOutput]
     ): ...
@@ -1166,6 +1250,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         truncate: int | None = None,
         typical_p: float | None = None,
         watermark: bool | None = None,
+        max_retries: int | None = None,
     ) -> str | AsyncStream[str] | TextGenerationOutput | AsyncStream[TextGenerationStreamOutput]:
         """Generate the text that follows a prompt.
 
@@ -1218,6 +1303,8 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 Typical decoding mass (see https://arxiv.org/abs/2202.00666).
             watermark (`bool | None`, optional):
                 Watermark the generated text (see https://arxiv.org/abs/2301.10226).
+            max_retries (`int | None`, optional):
+                Retries for this call (0 disables them); None uses the client's `max_retries`.
 
         Returns:
             `str | AsyncStream[str] | TextGenerationOutput | AsyncStream[TextGenerationStreamOutput]`: The generated text (`str`) by default; a TextGenerationOutput with details when `details=True`; with `stream=True`, an iterator of the generated tokens' text, or of TextGenerationStreamOutput events when `details=True` too.
@@ -1257,6 +1344,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                     typical_p,
                     watermark,
                 ),
+                max_retries=max_retries,
             ),
         )
 
@@ -1273,6 +1361,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         scheduler: str | None = None,
         target_size: TextToImageTargetSize | Mapping[str, Any] | None = None,
         seed: int | None = None,
+        max_retries: int | None = None,
         **kwargs: Any,
     ) -> Image:
         """Generate an image based on a given text using a specified model.
@@ -1298,6 +1387,8 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 Size in pixels of the output image.
             seed (`int | None`, optional):
                 Seed of the random number generator, for reproducible results.
+            max_retries (`int | None`, optional):
+                Retries for this call (0 disables them); None uses the client's `max_retries`.
             **kwargs:
                 Extra parameters sent as they are in `parameters`.
 
@@ -1326,6 +1417,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                     seed,
                 ),
                 kwargs,
+                max_retries=max_retries,
             ),
         )
 
@@ -1350,6 +1442,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         top_p: float | None = None,
         typical_p: float | None = None,
         use_cache: bool | None = None,
+        max_retries: int | None = None,
     ) -> bytes:
         """Synthesize an audio of a voice pronouncing a given text.
 
@@ -1390,6 +1483,8 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 Locally typical sampling: keep the smallest set of tokens, ordered by how close their information content is to the expected one, whose probabilities add up to this value.
             use_cache (`bool | None`, optional):
                 Reuse the attention key/value cache of previous steps to decode faster.
+            max_retries (`int | None`, optional):
+                Retries for this call (0 disables them); None uses the client's `max_retries`.
 
         Returns:
             `bytes`: The generated audio, as the bytes of the audio file sent by the server.
@@ -1423,6 +1518,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                     typical_p,
                     use_cache,
                 ),
+                max_retries=max_retries,
             ),
         )
 
@@ -1434,6 +1530,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         aggregation_strategy: TokenClassificationAggregationStrategy | None = None,
         ignore_labels: Sequence[str] | None = None,
         stride: int | None = None,
+        max_retries: int | None = None,
     ) -> list[TokenClassificationOutputElement]:
         """Perform token classification on the given text, e.g. named entity recognition or part-of-speech tagging.
 
@@ -1448,6 +1545,8 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 Labels to leave out of the results (e.g. "O").
             stride (`int | None`, optional):
                 Number of tokens shared by consecutive chunks when a long text is split.
+            max_retries (`int | None`, optional):
+                Retries for this call (0 disables them); None uses the client's `max_retries`.
 
         Returns:
             `list[TokenClassificationOutputElement]`: A list of TokenClassificationOutputElement items with the entity group, confidence score, word, and start and end offsets.
@@ -1463,6 +1562,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 operations.TOKEN_CLASSIFICATION,
                 model,
                 (text, aggregation_strategy, ignore_labels, stride),
+                max_retries=max_retries,
             ),
         )
 
@@ -1476,6 +1576,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         clean_up_tokenization_spaces: bool | None = None,
         truncation: TranslationTruncationStrategy | None = None,
         generate_parameters: Mapping[str, Any] | None = None,
+        max_retries: int | None = None,
     ) -> TranslationOutput:
         """Convert text from one language to another.
 
@@ -1496,6 +1597,8 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 How an input longer than the model's maximum length is truncated.
             generate_parameters (`Mapping[str, Any] | None`, optional):
                 Extra settings passed to the text generation algorithm (e.g. max_length, num_beams).
+            max_retries (`int | None`, optional):
+                Retries for this call (0 disables them); None uses the client's `max_retries`.
 
         Returns:
             `TranslationOutput`: A TranslationOutput holding the translated text.
@@ -1518,6 +1621,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                     truncation,
                     generate_parameters,
                 ),
+                max_retries=max_retries,
             ),
         )
 
@@ -1528,6 +1632,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         *,
         model: str | None = None,
         top_k: int | None = None,
+        max_retries: int | None = None,
     ) -> list[VisualQuestionAnsweringOutputElement]:
         """Answer open-ended questions based on an image.
 
@@ -1540,6 +1645,8 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 The model to use: a model id on the Hugging Face Hub or the URL of a deployed Inference Endpoint (or any compatible server). Overrides the client's model; when neither is set, the recommended model for the task is used.
             top_k (`int | None`, optional):
                 Number of answers to return, most likely first; fewer may come back when there are not enough candidates.
+            max_retries (`int | None`, optional):
+                Retries for this call (0 disables them); None uses the client's `max_retries`.
 
         Returns:
             `list[VisualQuestionAnsweringOutputElement]`: A list of VisualQuestionAnsweringOutputElement items containing the predicted answers and their probabilities.
@@ -1555,6 +1662,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 operations.VISUAL_QUESTION_ANSWERING,
                 model,
                 (image, question, top_k),
+                max_retries=max_retries,
             ),
         )
 
@@ -1566,6 +1674,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         multi_label: bool = False,
         hypothesis_template: str | None = None,
         model: str | None = None,
+        max_retries: int | None = None,
     ) -> list[ZeroShotClassificationOutputElement]:
         """Classify a text against a set of candidate labels given at call time.
 
@@ -1580,6 +1689,8 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 A sentence with a {} placeholder that each candidate label fills in, giving the hypothesis the underlying NLI model tests against the text (e.g. "This text is about {}.").
             model (`str | None`, optional):
                 The model to use: a model id on the Hugging Face Hub or the URL of a deployed Inference Endpoint (or any compatible server). Overrides the client's model; when neither is set, the recommended model for the task is used.
+            max_retries (`int | None`, optional):
+                Retries for this call (0 disables them); None uses the client's `max_retries`.
 
         Returns:
             `list[ZeroShotClassificationOutputElement]`: A list of ZeroShotClassificationOutputElement items with each candidate label and its score, most likely first.
@@ -1595,6 +1706,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 operations.ZERO_SHOT_CLASSIFICATION,
                 model,
                 (text, labels, multi_label, hypothesis_template),
+                max_retries=max_retries,
             ),
         )
 
@@ -1605,6 +1717,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         *,
         model: str | None = None,
         hypothesis_template: str | None = None,
+        max_retries: int | None = None,
     ) -> list[ZeroShotImageClassificationOutputElement]:
         """Provide an input image and text labels to predict text labels for the image.
 
@@ -1617,6 +1730,8 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 The model to use: a model id on the Hugging Face Hub or the URL of a deployed Inference Endpoint (or any compatible server). Overrides the client's model; when neither is set, the recommended model for the task is used.
             hypothesis_template (`str | None`, optional):
                 Sentence with a placeholder that is filled with each candidate label to build the texts compared with the image.
+            max_retries (`int | None`, optional):
+                Retries for this call (0 disables them); None uses the client's `max_retries`.
 
         Returns:
             `list[ZeroShotImageClassificationOutputElement]`: A list of ZeroShotImageClassificationOutputElement items containing the predicted labels and their confidence.
@@ -1632,5 +1747,6 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 operations.ZERO_SHOT_IMAGE_CLASSIFICATION,
                 model,
                 (image, labels, hypothesis_template),
+                max_retries=max_retries,
             ),
         )

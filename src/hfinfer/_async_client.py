@@ -19,6 +19,7 @@ from hfinfer._core import (
     DEFAULT_MAX_RETRIES,
     RECOMMENDED_TASKS,
     ClientCore,
+    check_max_retries,
     deployed_models,
     endpoint_info,
     frameworks_for,
@@ -108,12 +109,14 @@ class AsyncBaseInferenceClient(ClientCore):
     ) -> None:
         await self.close()
 
-    async def _send(self, out: Outgoing, *, stream: bool = False) -> httpx.Response:
+    async def _send(
+        self, out: Outgoing, *, stream: bool = False, max_retries: int | None = None
+    ) -> httpx.Response:
         return await send_async(
             self.http,
             out,
             timeout=self._config.timeout,
-            max_retries=self._config.max_retries,
+            max_retries=self._config.max_retries if max_retries is None else max_retries,
             stream=stream,
         )
 
@@ -128,10 +131,13 @@ class AsyncBaseInferenceClient(ClientCore):
         model: str | None,
         values: tuple[Any, ...],
         extra: Mapping[str, Any] | None = None,
+        *,
+        max_retries: int | None = None,
     ) -> Any:
+        check_max_retries(op.method, max_retries)
         while True:
             prepared, urls = self._begin(op, model, values)
-            fetched = {url: await self._download(url) for url in urls}
+            fetched = {url: await self._download(url, max_retries) for url in urls}
             candidate = self._candidate(op, model) or await self.get_recommended_model(
                 "text-generation" if op.route == "chat" else op.task
             )
@@ -139,19 +145,19 @@ class AsyncBaseInferenceClient(ClientCore):
             out = self._outgoing(op, url, self._body(op, model, prepared, fetched, extra))
             try:
                 if self._is_stream(op, prepared):
-                    response = await self._send(out, stream=True)
+                    response = await self._send(out, stream=True, max_retries=max_retries)
                     return AsyncStream(
                         response,
                         self._event_decoder(op, response, prepared),
                         self._stream_failure(url),
                     )
-                return self._decode(op, await self._send(out), prepared)
+                return self._decode(op, await self._send(out, max_retries=max_retries), prepared)
             except BadRequestError as error:
                 if not self._learn_unsupported(op, model, error):
                     raise
 
-    async def _download(self, url: str) -> bytes:
-        return (await self._send(self._download_outgoing(url))).content
+    async def _download(self, url: str, max_retries: int | None = None) -> bytes:
+        return (await self._send(self._download_outgoing(url), max_retries=max_retries)).content
 
     # -- methods that are not tasks ------------------------------------------------------------
 
@@ -169,6 +175,7 @@ class AsyncBaseInferenceClient(ClientCore):
         model: str | None = None,
         task: str | None = None,
         stream: Literal[False] = False,
+        max_retries: int | None = None,
     ) -> bytes: ...
     @overload
     async def post(
@@ -179,6 +186,7 @@ class AsyncBaseInferenceClient(ClientCore):
         model: str | None = None,
         task: str | None = None,
         stream: Literal[True],
+        max_retries: int | None = None,
     ) -> AsyncIterator[bytes]: ...
     async def post(
         self,
@@ -188,16 +196,21 @@ class AsyncBaseInferenceClient(ClientCore):
         model: str | None = None,
         task: str | None = None,
         stream: bool = False,
+        max_retries: int | None = None,
     ) -> bytes | AsyncIterator[bytes]:
-        """Send a raw request to a model or URL and return the raw body (or its lines)."""
+        """Send a raw request to a model or URL and return the raw body (or its lines).
+
+        As `InferenceClient.post`; `max_retries` overrides the client's for this call.
+        """
         candidate = self._post_candidate(model, task) or await self.get_recommended_model(
             task or ""
         )
-        fetched = {data: await self._download(data)} if is_url(data) else {}
+        check_max_retries("post", max_retries)
+        fetched = {data: await self._download(data, max_retries)} if is_url(data) else {}
         out = self._post_outgoing(candidate, task, raw_body(json, data, fetched))
         if stream:
-            return _aiter_lines(await self._send(out, stream=True))
-        return (await self._send(out)).content
+            return _aiter_lines(await self._send(out, stream=True, max_retries=max_retries))
+        return (await self._send(out, max_retries=max_retries)).content
 
     async def health_check(self, model: str | None = None) -> bool:
         """True when the endpoint's `/health` answers 200 (TGI and TEI endpoints only)."""

@@ -15,6 +15,7 @@ from hfinfer._core import (
     DEFAULT_MAX_RETRIES,
     RECOMMENDED_TASKS,
     ClientCore,
+    check_max_retries,
     deployed_models,
     endpoint_info,
     frameworks_for,
@@ -104,12 +105,14 @@ class BaseInferenceClient(ClientCore):
     ) -> None:
         self.close()
 
-    def _send(self, out: Outgoing, *, stream: bool = False) -> httpx.Response:
+    def _send(
+        self, out: Outgoing, *, stream: bool = False, max_retries: int | None = None
+    ) -> httpx.Response:
         return send_sync(
             self.http,
             out,
             timeout=self._config.timeout,
-            max_retries=self._config.max_retries,
+            max_retries=self._config.max_retries if max_retries is None else max_retries,
             stream=stream,
         )
 
@@ -124,10 +127,13 @@ class BaseInferenceClient(ClientCore):
         model: str | None,
         values: tuple[Any, ...],
         extra: Mapping[str, Any] | None = None,
+        *,
+        max_retries: int | None = None,
     ) -> Any:
+        check_max_retries(op.method, max_retries)
         while True:
             prepared, urls = self._begin(op, model, values)
-            fetched = {url: self._download(url) for url in urls}
+            fetched = {url: self._download(url, max_retries) for url in urls}
             candidate = self._candidate(op, model) or self.get_recommended_model(
                 "text-generation" if op.route == "chat" else op.task
             )
@@ -135,20 +141,20 @@ class BaseInferenceClient(ClientCore):
             out = self._outgoing(op, url, self._body(op, model, prepared, fetched, extra))
             try:
                 if self._is_stream(op, prepared):
-                    response = self._send(out, stream=True)
+                    response = self._send(out, stream=True, max_retries=max_retries)
                     return Stream(
                         response,
                         self._event_decoder(op, response, prepared),
                         self._stream_failure(url),
                     )
-                return self._decode(op, self._send(out), prepared)
+                return self._decode(op, self._send(out, max_retries=max_retries), prepared)
             except BadRequestError as error:
                 if not self._learn_unsupported(op, model, error):
                     raise
 
-    def _download(self, url: str) -> bytes:
+    def _download(self, url: str, max_retries: int | None = None) -> bytes:
         """Fetch an input given as a URL (no token is sent to arbitrary hosts)."""
-        return self._send(self._download_outgoing(url)).content
+        return self._send(self._download_outgoing(url), max_retries=max_retries).content
 
     # -- methods that are not tasks ------------------------------------------------------------
 
@@ -166,6 +172,7 @@ class BaseInferenceClient(ClientCore):
         model: str | None = None,
         task: str | None = None,
         stream: Literal[False] = False,
+        max_retries: int | None = None,
     ) -> bytes: ...
     @overload
     def post(
@@ -176,6 +183,7 @@ class BaseInferenceClient(ClientCore):
         model: str | None = None,
         task: str | None = None,
         stream: Literal[True],
+        max_retries: int | None = None,
     ) -> Iterator[bytes]: ...
     def post(
         self,
@@ -185,18 +193,21 @@ class BaseInferenceClient(ClientCore):
         model: str | None = None,
         task: str | None = None,
         stream: bool = False,
+        max_retries: int | None = None,
     ) -> bytes | Iterator[bytes]:
         """Send a raw request to a model or URL and return the raw body (or its lines).
 
         `json` is sent as JSON; `data` (bytes, a path, a URL or a file object) as the raw body,
-        and wins when both are given. Errors are raised as for task methods.
+        and wins when both are given. Errors are raised as for task methods. `max_retries`
+        overrides the client's for this call.
         """
         candidate = self._post_candidate(model, task) or self.get_recommended_model(task or "")
-        fetched = {data: self._download(data)} if is_url(data) else {}
+        check_max_retries("post", max_retries)
+        fetched = {data: self._download(data, max_retries)} if is_url(data) else {}
         out = self._post_outgoing(candidate, task, raw_body(json, data, fetched))
         if stream:
-            return _iter_lines(self._send(out, stream=True))
-        return self._send(out).content
+            return _iter_lines(self._send(out, stream=True, max_retries=max_retries))
+        return self._send(out, max_retries=max_retries).content
 
     def health_check(self, model: str | None = None) -> bool:
         """True when the endpoint's `/health` answers 200 (TGI and TEI endpoints only)."""

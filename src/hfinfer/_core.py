@@ -28,6 +28,7 @@ from hfinfer.errors import (
     BadRequestError,
     InferenceConnectionError,
     InferenceDecodeError,
+    InferenceInputError,
     InferenceTimeoutError,
 )
 
@@ -302,6 +303,16 @@ class ClientCore:
             return False
         known.update(names)
         return True
+
+
+def check_max_retries(method: str, value: int | None) -> None:
+    """A per-call `max_retries` is None (the client's) or an integer >= 0."""
+    if value is None:
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise InferenceInputError(
+            method, "max_retries", f"must be None or an integer >= 0, got {value!r}"
+        )
 
 
 def _public_name(client: object) -> str:

@@ -23,6 +23,7 @@ SYNC_SIGNATURE = """\
         *,
         model: str | None = None,
         lowercase: bool | None = None,
+        max_retries: int | None = None,
     ) -> WordCountOutput:
 """
 

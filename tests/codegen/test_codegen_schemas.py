@@ -269,6 +269,7 @@ def test_method_signature_types(files: dict[str, str]) -> None:
         '        color: Literal["red", "blue"] | None = None,\n'
         "        weights: Sequence[float] | None = None,\n"
         "        limit: int | None = None,\n"
+        "        max_retries: int | None = None,\n"
         "    ) -> list[MyTaskOutputElement]:\n"
     )
     for name, prefix in (("client.py", "def"), ("async_client.py", "async def")):

@@ -134,6 +134,7 @@ SPEC_ASYNC_INIT: list[tuple[str, Any]] = [
 
 # Parameters hfinfer adds after the specification's ones.
 ALLOWED_EXTRA = {"__init__": {"max_retries", "http_client"}}
+CALL_OPTIONS = {"max_retries"}  # every task method and post() take it, keyword-only
 
 CLIENTS = [InferenceClient, AsyncInferenceClient]
 
@@ -146,6 +147,9 @@ def parameters(func: Any) -> list[inspect.Parameter]:
 
 def assert_matches_spec(func: Any, method: str, spec: list[tuple[str, Any]]) -> None:
     actual = parameters(func)
+    options = [p for p in actual if p.name in CALL_OPTIONS and method != "__init__"]
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is None for p in options)
+    actual = [p for p in actual if p not in options]
     assert len(actual) >= len(spec), f"{method}: {[p.name for p in actual]}"
     for param, (name, default) in zip(actual, spec, strict=False):
         if name == KWARGS:

@@ -16,6 +16,7 @@ from hfinfer import (
     HfHubHTTPError,
     InferenceClient,
     InferenceConnectionError,
+    InferenceInputError,
     InferenceTimeoutError,
 )
 from hfinfer._retry import MAX_LOADING_WAIT, backoff, is_model_loading, next_wait, retry_after
@@ -227,6 +228,57 @@ async def test_all_retries_fail_async(no_backoff: None) -> None:
     assert route.call_count == 3
     assert info.value.attempts == 3
     assert "(after 3 attempts)" in str(info.value)
+
+
+@respx.mock
+def test_per_call_max_retries_overrides_the_client(no_backoff: None) -> None:
+    route = respx.post(LOCAL_URL).respond(500, json={"error": "x"})
+    client = InferenceClient(LOCAL_URL, token=False, max_retries=3)
+    with pytest.raises(HfHubHTTPError) as info:
+        client.text_classification("great", max_retries=0)
+    assert route.call_count == 1 and info.value.attempts == 1
+    with pytest.raises(HfHubHTTPError):
+        client.post(json={"inputs": "x"}, max_retries=1)
+    assert route.call_count == 3
+    with pytest.raises(HfHubHTTPError) as info:
+        client.text_classification("great")  # the client's own value again
+    assert info.value.attempts == 4
+
+
+async def test_per_call_max_retries_async(no_backoff: None) -> None:
+    with respx.mock:
+        route = respx.post(f"{LOCAL_URL}/v1/chat/completions").respond(503, text="busy")
+        async with AsyncInferenceClient(LOCAL_URL, token=False, max_retries=0) as client:
+            with pytest.raises(HfHubHTTPError) as info:
+                await client.chat_completion([{"role": "user", "content": "hi"}], max_retries=2)
+    assert route.call_count == 3 and info.value.attempts == 3
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "2", True])
+@respx.mock(assert_all_called=False)
+def test_per_call_max_retries_is_checked_before_sending(bad: Any) -> None:
+    route = respx.post(LOCAL_URL).respond(200, json=LABELS)
+    client = InferenceClient(LOCAL_URL, token=False)
+    with pytest.raises(InferenceInputError, match="`max_retries` must be None or an integer"):
+        client.text_classification("great", max_retries=bad)
+    assert route.call_count == 0
+
+
+@respx.mock
+def test_each_retry_is_logged_at_debug(no_backoff: None, caplog: pytest.LogCaptureFixture) -> None:
+    respx.post(LOCAL_URL).mock(
+        side_effect=[
+            httpx.ConnectError("refused"),
+            httpx.Response(502, text="bad gateway"),
+            httpx.Response(200, json=LABELS),
+        ]
+    )
+    with caplog.at_level("DEBUG", logger="hfinfer"):
+        InferenceClient(LOCAL_URL, token=False, max_retries=2).text_classification("great")
+    retries = [r.getMessage() for r in caplog.records if "retry" in r.getMessage()]
+    assert len(retries) == 2
+    assert "retry 1 of POST" in retries[0] and "ConnectError" in retries[0]
+    assert "retry 2 of POST" in retries[1] and "HTTP 502" in retries[1]
 
 
 # -- the pure decisions ---------------------------------------------------------------------------
