@@ -28,7 +28,7 @@ def main() -> None:
     generated = location.parent / "_generated"
     assert (generated / "client.py").is_file() and not generated.is_symlink(), generated
     assert (location.parent / "py.typed").is_file()
-    with respx.mock(assert_all_called=True) as mock:
+    with respx.mock(assert_all_called=True, using="httpx") as mock:
         route = mock.post("http://127.0.0.1:9/").mock(
             return_value=httpx.Response(200, json=[[{"label": "POSITIVE", "score": 0.99}]])
         )

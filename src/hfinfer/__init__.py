@@ -5,14 +5,15 @@
     client.chat_completion([{"role": "user", "content": "Hello"}], max_tokens=16)
 
 The clients and the types are generated from `schemas/` (see the README); this package is the
-thin runtime they call into. Importing it never imports numpy or Pillow.
+thin runtime they call into. Importing it never imports numpy, Pillow or asyncio, and a task's
+types are imported when first used (they are all listed in `__all__`).
 """
 
+from typing import TYPE_CHECKING, Any
+
+from hfinfer._generated import types as _types
 from hfinfer._generated.async_client import AsyncInferenceClient
 from hfinfer._generated.client import InferenceClient
-from hfinfer._generated.types import *  # noqa: F403
-from hfinfer._generated.types import __all__ as _types_all
-from hfinfer._legacy import InferenceApi
 from hfinfer._model import InferenceType
 from hfinfer._status import ModelStatus
 from hfinfer._streams import AsyncStream, Stream
@@ -57,5 +58,20 @@ __all__ = [
     "UnknownError",
     "ValidationError",
     "__version__",
-    *_types_all,
+    *_types.__all__,
 ]
+
+if TYPE_CHECKING:
+    from hfinfer._generated.types import *  # noqa: F403
+    from hfinfer._legacy import InferenceApi
+
+
+def __getattr__(name: str) -> Any:
+    """The generated types and the legacy `InferenceApi`, imported on first use."""
+    if name == "InferenceApi":
+        from hfinfer._legacy import InferenceApi
+
+        return InferenceApi
+    if name in _types.__all__:
+        return getattr(_types, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

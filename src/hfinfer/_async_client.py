@@ -6,7 +6,6 @@ URL downloads go through the async transport, `list_deployed_models` fans out co
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
 from typing import Any, Literal, overload
@@ -31,7 +30,7 @@ from hfinfer._encoding import is_url, raw_body
 from hfinfer._operation import Operation
 from hfinfer._status import ModelStatus
 from hfinfer._streams import AsyncStream
-from hfinfer._transport import Outgoing, proxy_mounts, send_async
+from hfinfer._transport import Outgoing, async_http_client, send_async
 from hfinfer.errors import BadRequestError
 
 
@@ -82,14 +81,7 @@ class AsyncBaseInferenceClient(ClientCore):
     def http(self) -> httpx.AsyncClient:
         """The persistent httpx async client (created on first use)."""
         if self._http is None:
-            self._http = httpx.AsyncClient(
-                cookies=dict(self._config.cookies or {}),
-                mounts=proxy_mounts(self._config.proxies, is_async=True),  # type: ignore[arg-type]
-                trust_env=self._config.trust_env,
-                follow_redirects=False,
-                timeout=httpx.Timeout(self._config.timeout),
-                limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
-            )
+            self._http = async_http_client(self._config)
         return self._http
 
     async def close(self) -> None:
@@ -237,6 +229,8 @@ class AsyncBaseInferenceClient(ClientCore):
     ) -> dict[str, list[str]]:
         """Models deployed on the serverless Inference API, by task (fetched concurrently)."""
         names = frameworks_for(frameworks)
+        import asyncio  # imported on use: `import hfinfer` stays light
+
         responses = await asyncio.gather(*(self._get(self._framework_url(fw)) for fw in names))
         return deployed_models(
             [

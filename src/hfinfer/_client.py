@@ -27,7 +27,7 @@ from hfinfer._encoding import is_url, raw_body
 from hfinfer._operation import Operation
 from hfinfer._status import ModelStatus
 from hfinfer._streams import Stream
-from hfinfer._transport import Outgoing, proxy_mounts, send_sync
+from hfinfer._transport import Outgoing, send_sync, sync_http_client
 from hfinfer.errors import BadRequestError
 
 _RECOMMENDED_LOCK = threading.Lock()
@@ -78,14 +78,7 @@ class BaseInferenceClient(ClientCore):
         if self._http is None:
             with self._http_lock:
                 if self._http is None:
-                    self._http = httpx.Client(
-                        cookies=dict(self._config.cookies or {}),
-                        mounts=proxy_mounts(self._config.proxies, is_async=False),  # type: ignore[arg-type]
-                        trust_env=self._config.trust_env,
-                        follow_redirects=False,
-                        timeout=httpx.Timeout(self._config.timeout),
-                        limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
-                    )
+                    self._http = sync_http_client(self._config)
         return self._http
 
     def close(self) -> None:

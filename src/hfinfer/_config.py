@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import attrs
 import httpx
 
 from hfinfer._version import __version__
@@ -62,7 +62,7 @@ def saved_token() -> str | None:
         return None
 
 
-@attrs.frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class Token:
     """A resolved token and whether the user gave it explicitly (which decides where it may go)."""
 
@@ -102,7 +102,7 @@ def user_agent() -> str:
     return f"hfinfer/{__version__}; python/{platform.python_version()}; httpx/{httpx.__version__}"
 
 
-@attrs.frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class ClientConfig:
     """Everything a client was built with, fixed at construction (environment included)."""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import importlib
 import io
 import json
 import sys
@@ -109,18 +110,24 @@ def _union_converter(convs: list[tuple[type | None, Converter]]) -> Converter:
     return convert
 
 
-_DECODERS: dict[type, Converter] = {}
+_DECODERS: dict[type | str, Converter] = {}
 
 
 def _normalise(key: str) -> str:
     return key.replace("-", "_").replace(" ", "_").lower()
 
 
-def decoder_for(cls: type) -> Converter:
-    """The cached decoder of a generated dataclass."""
-    cached = _DECODERS.get(cls)
+def decoder_for(ref: type | str) -> Converter:
+    """The cached decoder of a generated dataclass, given as a class or as "module:Class"."""
+    cached = _DECODERS.get(ref)
     if cached is not None:
         return cached
+    if isinstance(ref, str):
+        module_name, _, name = ref.partition(":")
+        decoder = decoder_for(getattr(importlib.import_module(module_name), name))
+        _DECODERS[ref] = decoder
+        return decoder
+    cls = ref
 
     def lazy(value: Any) -> Any:  # placeholder while compiling (recursive types)
         return _DECODERS[cls](value)

@@ -7,14 +7,13 @@ sync or async transport and hands the bytes in.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import os
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeAlias, Union
-
-import attrs
 
 from hfinfer._model import InferenceType
 from hfinfer._operation import Arg, Operation
@@ -33,7 +32,7 @@ else:
 """An image: anything `BinaryInput` accepts, or a PIL image."""
 
 
-@attrs.frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class Body:
     """What to send: a JSON value, or raw bytes, or nothing."""
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
-import attrs
 
-
-@attrs.frozen(slots=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class Check:
     """What is verified about an argument before any request is sent (from its schema)."""
 
@@ -24,7 +23,7 @@ class Check:
     required: bool = False
 
 
-@attrs.frozen(slots=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class Arg:
     """One method argument (the model aside) and where its value goes on the wire."""
 
@@ -39,29 +38,30 @@ class Arg:
     check: Check = Check()
 
 
-@attrs.frozen(slots=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class Decode:
     """How a non-streamed response becomes the method's return value."""
 
     kind: str
     shape: str = "instance"
-    type: Any = None
+    type: str | None = None
+    """The generated class, as "module:Class" (imported on first use)."""
     zip: tuple[tuple[str, str], ...] = ()
     field: tuple[str, ...] = ()
     unless: str | None = None
 
 
-@attrs.frozen(slots=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class StreamDecode:
     """How server-sent events become stream items, when the argument `when` is true."""
 
     when: str
-    type: Any
+    type: str
     field: tuple[str, ...] = ()
     unless: str | None = None
 
 
-@attrs.frozen(slots=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class Operation:
     """A task bound to a method: route, body shape, arguments and decoding."""
 
@@ -76,9 +76,9 @@ class Operation:
     model_in_body: tuple[str, ...] = ()
     extra_kwargs: tuple[str, ...] | None = None
     errors: str | None = None
-    index: dict[str, int] = attrs.field(init=False, eq=False, repr=False)
+    index: dict[str, int] = dataclasses.field(init=False, compare=False, repr=False)
 
-    def __attrs_post_init__(self) -> None:
+    def __post_init__(self) -> None:
         object.__setattr__(self, "index", {a.name: i for i, a in enumerate(self.args)})
 
     def value(self, values: tuple[Any, ...], name: str | None) -> Any:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import random
 import time
 from collections.abc import Mapping
 from typing import Any
-
-import attrs
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 INITIAL_BACKOFF = 0.5
@@ -16,7 +15,7 @@ MAX_BACKOFF = 8.0
 MAX_LOADING_WAIT = 10.0
 
 
-@attrs.frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class Wait:
     seconds: float
     loading: bool

@@ -6,39 +6,76 @@ loops below differ only in how they sleep and do I/O.
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Mapping
 from typing import Any
 
-import attrs
 import httpx
 
+from hfinfer._config import ClientConfig
 from hfinfer._encoding import Body
 from hfinfer._http_errors import ERROR_BODY_LIMIT, http_error, parse_body
+from hfinfer._pool import HTTPTransport
 from hfinfer._retry import Wait, next_wait
 from hfinfer.errors import InferenceConnectionError, InferenceTimeoutError
 
 logger = logging.getLogger("hfinfer")
 
 
-@attrs.frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class Outgoing:
     """A request ready to send."""
 
     method: str
     url: str
     headers: Mapping[str, str]
-    body: Body = attrs.field(factory=Body)
+    body: Body = dataclasses.field(default_factory=Body)
     task: str | None = None
     errors: str | None = None
     wait_header: bool = False
     """Add `X-wait-for-model: 1` when the model-loading wait retries (Hugging Face endpoints)."""
 
 
+MAX_KEEPALIVE = 64
+MAX_REDIRECTS = 10
+
+
 def httpx_timeout(timeout: float | None) -> httpx.Timeout:
     return httpx.Timeout(timeout)
+
+
+def sync_http_client(config: ClientConfig) -> httpx.Client:
+    """The httpx client an `InferenceClient` creates: hfinfer's HTTP/1.1 transport beneath.
+
+    Redirects are followed; httpx drops `Authorization` when one leads to another origin (an
+    http → https upgrade of the same host aside), so a token never follows a redirect elsewhere.
+    """
+    return httpx.Client(
+        cookies=dict(config.cookies or {}),
+        transport=HTTPTransport(trust_env=config.trust_env, max_keepalive=MAX_KEEPALIVE),
+        mounts=proxy_mounts(config.proxies, is_async=False),  # type: ignore[arg-type]
+        trust_env=config.trust_env,
+        follow_redirects=True,
+        max_redirects=MAX_REDIRECTS,
+        timeout=httpx.Timeout(config.timeout),
+    )
+
+
+def async_http_client(config: ClientConfig) -> httpx.AsyncClient:
+    """The httpx client an `AsyncInferenceClient` creates (see `sync_http_client`)."""
+    from hfinfer._apool import AsyncHTTPTransport  # asyncio is imported when first needed
+
+    return httpx.AsyncClient(
+        cookies=dict(config.cookies or {}),
+        transport=AsyncHTTPTransport(trust_env=config.trust_env, max_keepalive=MAX_KEEPALIVE),
+        mounts=proxy_mounts(config.proxies, is_async=True),  # type: ignore[arg-type]
+        trust_env=config.trust_env,
+        follow_redirects=True,
+        max_redirects=MAX_REDIRECTS,
+        timeout=httpx.Timeout(config.timeout),
+    )
 
 
 def proxy_mounts(
@@ -257,6 +294,8 @@ async def send_async(
     stream: bool = False,
 ) -> httpx.Response:
     """The async twin of `send_sync`; waits never block the event loop."""
+    import asyncio  # here, so that importing hfinfer does not import asyncio
+
     loop = _Loop(out, timeout, max_retries)
     while True:
         loop.attempts += 1

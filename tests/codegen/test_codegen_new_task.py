@@ -72,7 +72,7 @@ def test_new_task_gets_an_operation_and_a_types_module(generated_with_word_count
     assert 'body="json",' in block
     assert 'wire=("parameters", "lowercase"),' in block
     assert 'shape="instance",' in block
-    assert "type=types.WordCountOutput," in block
+    assert 'type="hfinfer._generated.types.word_count:WordCountOutput",' in block
     compile(operations, "operations.py", "exec")
 
     types_module = (out / "types" / "word_count.py").read_text(encoding="utf-8")
@@ -129,7 +129,7 @@ _E2E = textwrap.dedent(
     from hfinfer._generated.types import WordCountOutput
     import respx, httpx, asyncio
 
-    with respx.mock(assert_all_called=True) as mock:
+    with respx.mock(assert_all_called=True, using="httpx") as mock:
         route = mock.post("http://127.0.0.1:9/word").respond(json={"count": 3})
         client = InferenceClient("http://127.0.0.1:9/word", token=False)
         result = client.word_count("a b c", lowercase=True)

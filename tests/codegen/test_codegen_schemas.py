@@ -325,5 +325,5 @@ def test_operations_module_carries_the_binding(files: dict[str, str]) -> None:
     assert 'wire=("parameters", "color"),' in block
     assert 'enum=("red", "blue")' in block
     assert 'shape="list",' in block
-    assert "type=types.MyTaskOutputElement," in block
+    assert 'type="hfinfer._generated.types.my_task:MyTaskOutputElement",' in block
     compile(operations, "operations.py", "exec")

@@ -21,9 +21,9 @@ def config(
 
 
 def _with_endpoint(cfg: ClientConfig, endpoint: str) -> ClientConfig:
-    import attrs
+    import dataclasses
 
-    return attrs.evolve(cfg, inference_endpoint=endpoint)
+    return dataclasses.replace(cfg, inference_endpoint=endpoint)
 
 
 @pytest.mark.parametrize(

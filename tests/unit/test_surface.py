@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+import hfinfer
 from hfinfer import AsyncInferenceClient, InferenceClient
 
 REQ = inspect.Parameter.empty  # no default in the specification
@@ -270,7 +271,7 @@ async def test_chat_completions_create_alias_async() -> None:
     assert inspect.iscoroutinefunction(create)
 
 
-def test_import_does_not_load_numpy_or_pillow() -> None:
+def test_import_does_not_load_numpy_pillow_asyncio_or_task_types() -> None:
     code = (
         "import sys, json\n"
         "import hfinfer\n"
@@ -278,10 +279,33 @@ def test_import_does_not_load_numpy_or_pillow() -> None:
         "InferenceClient('http://127.0.0.1:1', token=False)\n"
         "AsyncInferenceClient('http://127.0.0.1:1', token=False)\n"
         "print(json.dumps(sorted(m for m in sys.modules\n"
-        "    if m.split('.')[0] in ('numpy', 'PIL'))))\n"
+        "    if m.split('.')[0] in ('numpy', 'PIL', 'asyncio', 'attr', 'attrs')\n"
+        "    or m.startswith('hfinfer._generated.types.'))))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == []
+
+
+def test_types_are_imported_on_first_use() -> None:
+    code = (
+        "import sys\n"
+        "import hfinfer\n"
+        "label = hfinfer.TextClassificationOutputElement(label='a', score=1.0).label\n"
+        "from hfinfer import ChatCompletionOutput\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('hfinfer._generated.types.'))\n"
+        "print(label, *loaded)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "a",
+        "hfinfer._generated.types.chat_completion",
+        "hfinfer._generated.types.text_classification",
+    ]
+    with pytest.raises(AttributeError, match="no attribute 'NoSuchType'"):
+        hfinfer.NoSuchType  # noqa: B018

@@ -1,0 +1,394 @@
+"""A lean HTTP/1.1 keep-alive transport for `httpx.AsyncClient` (asyncio).
+
+httpx's default async transport runs httpcore's pool over anyio; under many concurrent requests
+its bookkeeping dominates. Here each connection is an `asyncio.Protocol` with one waiter, idle
+connections wait in a per-origin list, and timeouts are `call_later` handles (no extra tasks).
+The framing is `_http11`'s, shared with the sync transport. Needs a running asyncio loop; under
+another event loop (trio) it hands the request to httpx's own transport.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from hfinfer import _http11
+from hfinfer._http11 import MAX_HEAD, ChunkedReader, Head, ProtocolViolation
+from hfinfer._pool import (
+    KEEPALIVE_EXPIRY,
+    Origin,
+    encode_head,
+    fixed_body,
+    origin_of,
+    ssl_context,
+    timeouts,
+)
+
+HIGH_WATER = 1024 * 1024
+"""Stop reading from the socket while this many bytes wait for the caller (bounded memory)."""
+
+
+class _Closed(Exception):
+    """The peer closed the connection."""
+
+
+class Connection(asyncio.Protocol):
+    """One socket: bytes received wait in a buffer for a single reader at a time."""
+
+    def __init__(self, origin: Origin) -> None:
+        self.origin = origin
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.eof = False
+        self.error: BaseException | None = None
+        self.reused = False
+        self.idle_since = 0.0
+        self._waiter: asyncio.Future[None] | None = None
+        self._drain: asyncio.Future[None] | None = None
+        self._paused = False
+
+    # -- asyncio callbacks -------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if len(self.buffer) > HIGH_WATER and self.transport is not None and not self._paused:
+            self._paused = True
+            self.transport.pause_reading()
+        self._wake(self._waiter)
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        self._wake(self._waiter)
+        return False
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self.eof = True
+        self.error = exc
+        self._wake(self._waiter)
+        self._wake(self._drain)
+
+    def pause_writing(self) -> None:
+        self._drain = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        self._wake(self._drain)
+        self._drain = None
+
+    @staticmethod
+    def _wake(future: asyncio.Future[None] | None) -> None:
+        if future is not None and not future.done():
+            future.set_result(None)
+
+    # -- used by the transport ---------------------------------------------------------------
+
+    def usable(self, now: float) -> bool:
+        return (
+            not self.eof
+            and not self.buffer
+            and self.transport is not None
+            and not self.transport.is_closing()
+            and now - self.idle_since <= KEEPALIVE_EXPIRY
+        )
+
+    async def write(self, data: bytes, timeout: float | None) -> None:
+        if self.transport is None or self.transport.is_closing():
+            raise _Closed
+        self.transport.write(data)
+        if self._drain is not None:
+            await _wait(self._drain, timeout)
+            if self.eof:
+                raise _Closed
+
+    async def read(self, timeout: float | None) -> bytes:
+        """The bytes received so far, waiting for some; b"" at the end of the stream."""
+        if not self.buffer and not self.eof:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await _wait(self._waiter, timeout)
+            finally:
+                self._waiter = None
+        data = bytes(self.buffer)
+        self.buffer.clear()
+        if self._paused and self.transport is not None:
+            self._paused = False
+            self.transport.resume_reading()
+        if not data and self.error is not None:
+            raise _Closed from self.error
+        return data
+
+    def unread(self, data: bytes) -> None:
+        self.buffer[:0] = data
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+async def _wait(future: asyncio.Future[None], timeout: float | None) -> None:
+    if timeout is None:
+        await future
+        return
+    handle = asyncio.get_running_loop().call_later(timeout, _expire, future)
+    try:
+        await future
+    finally:
+        handle.cancel()
+
+
+def _expire(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
+
+
+class AsyncHTTPTransport(httpx.AsyncBaseTransport):
+    """HTTP/1.1 over keep-alive asyncio connections."""
+
+    def __init__(self, *, trust_env: bool = True, max_keepalive: int = 64) -> None:
+        self._trust_env = trust_env
+        self._max_keepalive = max_keepalive
+        self._idle: dict[Origin, list[Connection]] = {}
+        self._ssl: ssl.SSLContext | None = None
+        self._closed = False
+        self._fallback: httpx.AsyncHTTPTransport | None = None
+
+    def _checkout(self, origin: Origin) -> Connection | None:
+        idle = self._idle.get(origin)
+        now = time.monotonic()
+        while idle:
+            conn = idle.pop()
+            if conn.usable(now):
+                conn.reused = True
+                return conn
+            conn.close()
+        return None
+
+    def checkin(self, conn: Connection) -> None:
+        conn.idle_since = time.monotonic()
+        idle = self._idle.setdefault(conn.origin, [])
+        if not self._closed and len(idle) < self._max_keepalive:
+            idle.append(conn)
+        else:
+            conn.close()
+
+    async def _connect(
+        self, origin: Origin, request: httpx.Request, timeout: float | None
+    ) -> Connection:
+        scheme, host, port = origin
+        loop = asyncio.get_running_loop()
+        if scheme == "https" and self._ssl is None:
+            self._ssl = ssl_context(self._trust_env)
+        tls: dict[str, Any] = (
+            {"ssl": self._ssl, "server_hostname": host} if scheme == "https" else {}
+        )
+        connecting = loop.create_connection(lambda: Connection(origin), host, port, **tls)
+        try:
+            if timeout is None:
+                _, conn = await connecting
+            else:
+                _, conn = await asyncio.wait_for(connecting, timeout)
+        except (TimeoutError, asyncio.TimeoutError) as exc:
+            raise httpx.ConnectTimeout("connect timed out", request=request) from exc
+        except OSError as exc:
+            raise httpx.ConnectError(str(exc), request=request) from exc
+        return conn
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._closed:
+            raise RuntimeError("the transport is closed")
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # another event loop (trio): httpx's own transport works there
+            if self._fallback is None:
+                self._fallback = httpx.AsyncHTTPTransport(trust_env=self._trust_env)
+            return await self._fallback.handle_async_request(request)
+        origin = origin_of(request.url)
+        connect_t, read_t, write_t = timeouts(request)
+        while True:
+            conn = self._checkout(origin) or await self._connect(origin, request, connect_t)
+            try:
+                await self._send(conn, request, write_t)
+                head = await self._receive_head(conn, request, read_t)
+            except _Stale:
+                conn.close()
+                continue
+            except BaseException:
+                conn.close()
+                raise
+            return httpx.Response(
+                head.status,
+                headers=head.headers,
+                stream=ResponseBody(self, conn, head, request, read_t),
+                extensions={"http_version": head.http_version, "reason_phrase": head.reason},
+                request=request,
+            )
+
+    async def _send(self, conn: Connection, request: httpx.Request, timeout: float | None) -> None:
+        try:
+            payload = fixed_body(request)
+            if payload is not None:
+                await conn.write(encode_head(request, chunked=False) + payload, timeout)
+                return
+            chunked = "content-length" not in request.headers and request.method not in (
+                "GET",
+                "HEAD",
+            )
+            await conn.write(encode_head(request, chunked), timeout)
+            async for piece in request.stream:  # type: ignore[union-attr]
+                if piece:
+                    await conn.write(_http11.chunk(piece) if chunked else piece, timeout)
+            if chunked:
+                await conn.write(_http11.LAST_CHUNK, timeout)
+        except TimeoutError as exc:
+            raise httpx.WriteTimeout("write timed out", request=request) from exc
+        except (_Closed, OSError) as exc:
+            if conn.reused:
+                raise _Stale from exc
+            raise httpx.WriteError(str(exc) or "connection closed", request=request) from exc
+
+    async def _receive_head(
+        self, conn: Connection, request: httpx.Request, timeout: float | None
+    ) -> Head:
+        method = request.method.encode("ascii")
+        data = b""
+        while True:
+            end = data.find(b"\r\n\r\n")
+            while end < 0:
+                if len(data) > MAX_HEAD:
+                    raise httpx.RemoteProtocolError("response head too large", request=request)
+                chunk = await _read(conn, request, timeout, stale_ok=not data)
+                if not chunk:
+                    if conn.reused and not data:
+                        raise _Stale
+                    raise httpx.RemoteProtocolError(
+                        "Server disconnected without sending a response.", request=request
+                    )
+                conn.reused = False
+                data += chunk
+                end = data.find(b"\r\n\r\n", max(0, len(data) - len(chunk) - 3))
+            rest = data[end + 4 :]
+            try:
+                head = _http11.parse_head(data[:end], method)
+            except ProtocolViolation as exc:
+                raise httpx.RemoteProtocolError(str(exc), request=request) from exc
+            if 100 <= head.status < 200 and head.status != 101:
+                data = rest
+                continue
+            if rest:
+                conn.unread(rest)
+            return head
+
+    async def aclose(self) -> None:
+        self._closed = True
+        idle = [c for conns in self._idle.values() for c in conns]
+        self._idle.clear()
+        for conn in idle:
+            conn.close()
+        if self._fallback is not None:
+            await self._fallback.aclose()
+
+
+class _Stale(Exception):
+    """A reused keep-alive connection turned out closed before the server read anything."""
+
+
+async def _read(
+    conn: Connection, request: httpx.Request, timeout: float | None, stale_ok: bool = False
+) -> bytes:
+    try:
+        return await conn.read(timeout)
+    except TimeoutError as exc:
+        raise httpx.ReadTimeout("read timed out", request=request) from exc
+    except _Closed as exc:
+        if conn.reused and stale_ok:
+            raise _Stale from exc
+        raise httpx.ReadError(str(exc.__cause__ or "connection closed"), request=request) from exc
+
+
+class ResponseBody(httpx.AsyncByteStream):
+    """The body as it arrives; the connection goes back to the pool when read whole."""
+
+    def __init__(
+        self,
+        transport: AsyncHTTPTransport,
+        conn: Connection,
+        head: Head,
+        request: httpx.Request,
+        timeout: float | None,
+    ) -> None:
+        self._transport = transport
+        self._conn: Connection | None = conn
+        self._head = head
+        self._request = request
+        self._timeout = timeout
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        conn = self._conn
+        if conn is None:
+            return
+        length = self._head.length
+        try:
+            if length == -1:
+                async for piece in self._chunked(conn):
+                    yield piece
+            elif length is None:
+                while data := await _read(conn, self._request, self._timeout):
+                    yield data
+                self._conn = None
+                conn.close()
+            else:
+                async for piece in self._sized(conn, length):
+                    yield piece
+        except ProtocolViolation as exc:
+            raise httpx.RemoteProtocolError(str(exc), request=self._request) from exc
+        finally:
+            if self._conn is not None:
+                await self.aclose()
+
+    async def _sized(self, conn: Connection, length: int) -> AsyncIterator[bytes]:
+        left = length
+        while left > 0:
+            data = await _read(conn, self._request, self._timeout)
+            if not data:
+                raise ProtocolViolation(
+                    f"Server closed the connection with {left} of {length} body bytes unread."
+                )
+            if len(data) > left:
+                conn.unread(data[left:])
+                data = data[:left]
+            left -= len(data)
+            yield data
+        self._finish(conn)
+
+    async def _chunked(self, conn: Connection) -> AsyncIterator[bytes]:
+        reader = ChunkedReader()
+        while True:
+            data = await _read(conn, self._request, self._timeout)
+            if not data:
+                raise ProtocolViolation("Server closed the connection inside a chunked body.")
+            for piece in reader.feed(data):
+                yield piece
+            if reader.done:
+                if reader.leftover:
+                    conn.unread(reader.leftover)
+                self._finish(conn)
+                return
+
+    def _finish(self, conn: Connection) -> None:
+        self._conn = None
+        if self._head.keep_alive and not conn.buffer:
+            self._transport.checkin(conn)
+        else:
+            conn.close()
+
+    async def aclose(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()

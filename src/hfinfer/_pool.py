@@ -1,0 +1,361 @@
+"""A lean HTTP/1.1 keep-alive transport for `httpx.Client` (sync).
+
+httpx's default transport goes through httpcore's general connection pool and h11's state
+machine; most of a small request's client-side time goes there. This transport keeps the httpx
+API (requests, responses, exceptions, respx mocking through the client) and does the wire work
+itself: one socket per request at a time, idle sockets kept per origin, framing in `_http11`.
+Used for the clients hfinfer creates (no proxy); a user's own `http_client` is used as given.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import select
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from hfinfer import _http11
+from hfinfer._http11 import MAX_HEAD, ChunkedReader, Head, ProtocolViolation
+
+READ_SIZE = 256 * 1024
+KEEPALIVE_EXPIRY = 5.0
+
+Origin = tuple[str, str, int]
+
+
+def ssl_context(trust_env: bool) -> ssl.SSLContext:
+    """The same verification httpx applies by default (certifi, or SSL_CERT_FILE/DIR)."""
+    return httpx.create_ssl_context(trust_env=trust_env)
+
+
+def origin_of(url: httpx.URL) -> Origin:
+    scheme = url.scheme
+    port = url.port or (443 if scheme == "https" else 80)
+    return (scheme, url.host, port)
+
+
+def timeouts(request: httpx.Request) -> tuple[float | None, float | None, float | None]:
+    """(connect, read, write) from the request's httpx timeout extension."""
+    t: dict[str, Any] = request.extensions.get("timeout") or {}
+    return t.get("connect"), t.get("read"), t.get("write")
+
+
+def fixed_body(request: httpx.Request) -> bytes | None:
+    """The whole body when it is in memory with a known length (else it is streamed)."""
+    stream = request.stream
+    if "content-length" in request.headers and isinstance(stream, httpx.ByteStream):
+        return b"".join(stream)  # one item; a redirected request has no `.content` of its own
+    return None
+
+
+def encode_head(request: httpx.Request, chunked: bool) -> bytes:
+    headers = request.headers.raw
+    if chunked:
+        headers = [*headers, (b"Transfer-Encoding", b"chunked")]
+    return _http11.request_head(request.method.encode("ascii"), request.url.raw_path, headers)
+
+
+class Connection:
+    """One socket and the bytes read from it past the current response."""
+
+    __slots__ = ("buffer", "idle_since", "origin", "reused", "sock", "timeout")
+
+    def __init__(self, sock: socket.socket, origin: Origin) -> None:
+        self.sock = sock
+        self.origin = origin
+        self.buffer = b""
+        self.idle_since = 0.0
+        self.reused = False
+        self.timeout: float | None = -1.0
+
+    def set_timeout(self, value: float | None) -> None:
+        if value != self.timeout:
+            self.sock.settimeout(value)
+            self.timeout = value
+
+    def usable(self, now: float) -> bool:
+        """An idle connection can be reused: not expired, and the server has not closed it."""
+        if now - self.idle_since > KEEPALIVE_EXPIRY:
+            return False
+        try:
+            readable, _, _ = select.select([self.sock], [], [], 0)
+        except (OSError, ValueError):
+            return False
+        return not readable  # readable while idle means EOF or stray bytes: either way, drop it
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+
+class HTTPTransport(httpx.BaseTransport):
+    """HTTP/1.1 over keep-alive sockets; thread-safe."""
+
+    def __init__(self, *, trust_env: bool = True, max_keepalive: int = 64) -> None:
+        self._trust_env = trust_env
+        self._max_keepalive = max_keepalive
+        self._idle: dict[Origin, list[Connection]] = {}
+        self._lock = threading.Lock()
+        self._ssl: ssl.SSLContext | None = None
+        self._closed = False
+
+    # -- connections -------------------------------------------------------------------------
+
+    def _checkout(self, origin: Origin) -> Connection | None:
+        now = time.monotonic()
+        with self._lock:
+            idle = self._idle.get(origin)
+            while idle:
+                conn = idle.pop()
+                if conn.usable(now):
+                    conn.reused = True
+                    return conn
+                conn.close()
+        return None
+
+    def _checkin(self, conn: Connection) -> None:
+        conn.idle_since = time.monotonic()
+        with self._lock:
+            if not self._closed:
+                idle = self._idle.setdefault(conn.origin, [])
+                if len(idle) < self._max_keepalive:
+                    idle.append(conn)
+                    return
+        conn.close()
+
+    def _connect(self, origin: Origin, request: httpx.Request, timeout: float | None) -> Connection:
+        scheme, host, port = origin
+        try:
+            sock = socket.create_connection((host, port), timeout=timeout)
+        except TimeoutError as exc:
+            raise httpx.ConnectTimeout(str(exc) or "connect timed out", request=request) from exc
+        except OSError as exc:
+            raise httpx.ConnectError(str(exc), request=request) from exc
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if scheme == "https":
+                if self._ssl is None:
+                    self._ssl = ssl_context(self._trust_env)
+                sock = self._ssl.wrap_socket(sock, server_hostname=host)
+        except TimeoutError as exc:
+            sock.close()
+            raise httpx.ConnectTimeout(
+                str(exc) or "TLS handshake timed out", request=request
+            ) from exc
+        except OSError as exc:
+            sock.close()
+            raise httpx.ConnectError(str(exc), request=request) from exc
+        conn = Connection(sock, origin)
+        conn.timeout = timeout
+        return conn
+
+    # -- one exchange ------------------------------------------------------------------------
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self._closed:
+            raise RuntimeError("the transport is closed")
+        origin = origin_of(request.url)
+        connect_t, read_t, write_t = timeouts(request)
+        payload = fixed_body(request)
+        while True:
+            conn = self._checkout(origin) or self._connect(origin, request, connect_t)
+            try:
+                self._send(conn, request, payload, write_t)
+                head = self._receive_head(conn, request, read_t)
+            except _StaleConnection:
+                conn.close()
+                continue  # a reused socket the server had closed: nothing was processed
+            except BaseException:
+                conn.close()
+                raise
+            return httpx.Response(
+                head.status,
+                headers=head.headers,
+                stream=ResponseBody(self, conn, head, request, read_t),
+                extensions={"http_version": head.http_version, "reason_phrase": head.reason},
+                request=request,
+            )
+
+    def _send(
+        self, conn: Connection, request: httpx.Request, payload: bytes | None, timeout: float | None
+    ) -> None:
+        conn.set_timeout(timeout)
+        try:
+            if payload is not None:
+                conn.sock.sendall(encode_head(request, chunked=False) + payload)
+                return
+            chunked = "content-length" not in request.headers and request.method not in (
+                "GET",
+                "HEAD",
+            )
+            conn.sock.sendall(encode_head(request, chunked))
+            for piece in request.stream:  # type: ignore[union-attr]
+                if piece:
+                    conn.sock.sendall(_http11.chunk(piece) if chunked else piece)
+            if chunked:
+                conn.sock.sendall(_http11.LAST_CHUNK)
+        except TimeoutError as exc:
+            raise httpx.WriteTimeout(str(exc) or "write timed out", request=request) from exc
+        except OSError as exc:
+            if conn.reused:
+                raise _StaleConnection from exc
+            raise httpx.WriteError(str(exc), request=request) from exc
+
+    def _receive_head(
+        self, conn: Connection, request: httpx.Request, timeout: float | None
+    ) -> Head:
+        conn.set_timeout(timeout)
+        method = request.method.encode("ascii")
+        while True:
+            data = conn.buffer
+            end = data.find(b"\r\n\r\n")
+            while end < 0:
+                if len(data) > MAX_HEAD:
+                    raise httpx.RemoteProtocolError("response head too large", request=request)
+                chunk = recv(conn, request)
+                if not chunk:
+                    if conn.reused and not data:
+                        raise _StaleConnection
+                    raise httpx.RemoteProtocolError(
+                        "Server disconnected without sending a response.", request=request
+                    )
+                conn.reused = False  # the server answered: no longer a stale-socket suspect
+                data += chunk
+                end = data.find(b"\r\n\r\n", max(0, len(data) - len(chunk) - 3))
+            conn.buffer = data[end + 4 :]
+            try:
+                head = _http11.parse_head(data[:end], method)
+            except ProtocolViolation as exc:
+                raise httpx.RemoteProtocolError(str(exc), request=request) from exc
+            if 100 <= head.status < 200 and head.status != 101:
+                continue  # 100 Continue and other interim answers
+            return head
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle = [c for conns in self._idle.values() for c in conns]
+            self._idle.clear()
+        for conn in idle:
+            conn.close()
+
+
+class _StaleConnection(Exception):
+    """A reused keep-alive socket turned out closed before the server read anything."""
+
+
+def recv(conn: Connection, request: httpx.Request) -> bytes:
+    try:
+        return conn.sock.recv(READ_SIZE)
+    except TimeoutError as exc:
+        raise httpx.ReadTimeout(str(exc) or "read timed out", request=request) from exc
+    except OSError as exc:
+        if conn.reused:
+            raise _StaleConnection from exc
+        raise httpx.ReadError(str(exc), request=request) from exc
+
+
+class ResponseBody(httpx.SyncByteStream):
+    """The body as it arrives; the socket goes back to the pool when the body was read whole."""
+
+    def __init__(
+        self,
+        transport: HTTPTransport,
+        conn: Connection,
+        head: Head,
+        request: httpx.Request,
+        timeout: float | None,
+    ) -> None:
+        self._transport = transport
+        self._conn: Connection | None = conn
+        self._head = head
+        self._request = request
+        self._timeout = timeout
+        self._complete = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        conn = self._conn
+        if conn is None:
+            return
+        conn.set_timeout(self._timeout)
+        length = self._head.length
+        try:
+            if length == -1:
+                yield from self._chunked(conn)
+            elif length is None:
+                yield from self._until_close(conn)
+            else:
+                yield from self._sized(conn, length)
+        except ProtocolViolation as exc:
+            raise httpx.RemoteProtocolError(str(exc), request=self._request) from exc
+        finally:
+            if not self._complete:
+                self.close()
+
+    def _sized(self, conn: Connection, length: int) -> Iterator[bytes]:
+        data, conn.buffer = conn.buffer[:length], conn.buffer[length:]
+        left = length - len(data)
+        if data:
+            yield data
+        while left > 0:
+            chunk = self._recv(conn)
+            if not chunk:
+                raise ProtocolViolation(
+                    f"Server closed the connection with {left} of {length} body bytes unread."
+                )
+            if len(chunk) > left:
+                chunk, conn.buffer = chunk[:left], chunk[left:]
+            left -= len(chunk)
+            yield chunk
+        self._finish(conn)
+
+    def _chunked(self, conn: Connection) -> Iterator[bytes]:
+        reader = ChunkedReader()
+        data, conn.buffer = conn.buffer, b""
+        while True:
+            if data:
+                yield from reader.feed(data)
+                if reader.done:
+                    conn.buffer = reader.leftover
+                    self._finish(conn)
+                    return
+            data = self._recv(conn)
+            if not data:
+                raise ProtocolViolation("Server closed the connection inside a chunked body.")
+
+    def _until_close(self, conn: Connection) -> Iterator[bytes]:
+        data, conn.buffer = conn.buffer, b""
+        while data:
+            yield data
+            data = self._recv(conn)
+        self._complete = True
+        self._conn = None
+        conn.close()
+
+    def _recv(self, conn: Connection) -> bytes:
+        try:
+            return conn.sock.recv(READ_SIZE)
+        except TimeoutError as exc:
+            raise httpx.ReadTimeout(str(exc) or "read timed out", request=self._request) from exc
+        except OSError as exc:
+            raise httpx.ReadError(str(exc), request=self._request) from exc
+
+    def _finish(self, conn: Connection) -> None:
+        self._complete = True
+        self._conn = None
+        if self._head.keep_alive and not conn.buffer:
+            self._transport._checkin(conn)
+        else:
+            conn.close()
+
+    def close(self) -> None:
+        """Called by httpx when the response is closed: a half-read socket cannot be reused."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()

@@ -1,0 +1,117 @@
+"""A scripted raw-socket server on 127.0.0.1: each exchange answers with exact bytes."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+CLOSE_AFTER = b"x-close-after: 1"
+"""A reply carrying this header is followed by the server closing the connection."""
+
+Reply = Callable[[bytes], bytes | None]
+"""Given the raw request, the bytes to send back (None: close the connection without answering)."""
+
+
+def read_request(sock: socket.socket, buffer: bytearray) -> bytes | None:
+    """One request (head and Content-Length or chunked body) from the socket, or None at EOF."""
+    while b"\r\n\r\n" not in buffer:
+        data = sock.recv(65536)
+        if not data:
+            return None
+        buffer += data
+    end = buffer.index(b"\r\n\r\n") + 4
+    head = bytes(buffer[:end]).lower()
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.startswith(b"content-length:"):
+            length = int(line.split(b":", 1)[1])
+    if b"transfer-encoding: chunked" in head:
+        while not buffer.endswith(b"0\r\n\r\n"):
+            data = sock.recv(65536)
+            if not data:
+                return None
+            buffer += data
+        request = bytes(buffer)
+        buffer.clear()
+        return request
+    while len(buffer) < end + length:
+        data = sock.recv(65536)
+        if not data:
+            return None
+        buffer += data
+    request = bytes(buffer[: end + length])
+    del buffer[: end + length]
+    return request
+
+
+class RawServer:
+    """Answers the n-th request with `replies[n]` (the last one repeats); records everything."""
+
+    def __init__(self, replies: list[Reply]) -> None:
+        self.replies = replies
+        self.requests: list[bytes] = []
+        self.connections = 0
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(64)
+        self.port = self._sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._accept = threading.Thread(target=self._serve, daemon=True)
+        self._accept.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            with self._lock:
+                self.connections += 1
+            thread = threading.Thread(target=self._handle, args=(conn,), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _handle(self, conn: socket.socket) -> None:
+        buffer = bytearray()
+        with conn:
+            while True:
+                try:
+                    request = read_request(conn, buffer)
+                except OSError:
+                    return
+                if request is None:
+                    return
+                with self._lock:
+                    index = len(self.requests)
+                    self.requests.append(request)
+                reply = self.replies[min(index, len(self.replies) - 1)](request)
+                if reply is None:
+                    return
+                try:
+                    conn.sendall(reply)
+                except OSError:
+                    return
+                if CLOSE_AFTER in reply:
+                    return  # an idle keep-alive connection the server drops
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+@contextmanager
+def raw_server(*replies: Reply) -> Iterator[RawServer]:
+    server = RawServer(list(replies))
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def respond(body: bytes, *, status: str = "200 OK", headers: str = "") -> Reply:
+    """A fixed reply with Content-Length."""
+    head = f"HTTP/1.1 {status}\r\ncontent-length: {len(body)}\r\n{headers}\r\n".encode()
+    return lambda request: head + body
