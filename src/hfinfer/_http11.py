@@ -18,6 +18,17 @@ class ProtocolViolation(Exception):
     """The peer does not speak HTTP/1.1 as we expect it to."""
 
 
+def may_be_http(data: bytes) -> bool:
+    """False as soon as the first bytes show the peer is not answering in HTTP/1.x."""
+    return b"HTTP/1."[: len(data)] == data[:7]
+
+
+def not_http(data: bytes) -> str:
+    if not may_be_http(data):
+        return f"the server did not answer in HTTP/1.x: {data[:40]!r}"
+    return f"response head larger than {MAX_HEAD} bytes"
+
+
 def request_head(method: bytes, target: bytes, headers: Iterable[tuple[bytes, bytes]]) -> bytes:
     """The request line and headers, ending with the blank line."""
     lines = [method + b" " + target + b" HTTP/1.1"]

@@ -216,8 +216,8 @@ class HTTPTransport(httpx.BaseTransport):
             data = conn.buffer
             end = data.find(b"\r\n\r\n")
             while end < 0:
-                if len(data) > MAX_HEAD:
-                    raise httpx.RemoteProtocolError("response head too large", request=request)
+                if len(data) > MAX_HEAD or not _http11.may_be_http(data):
+                    raise httpx.RemoteProtocolError(_http11.not_http(data), request=request)
                 chunk = recv(conn, request)
                 if not chunk:
                     if conn.reused and not data:

@@ -16,36 +16,42 @@ _LINE_END = re.compile(rb"\r\n|\r|\n")
 class SSEDecoder:
     """Feed bytes, get the `data` of each complete event."""
 
-    __slots__ = ("_buffer", "_data", "_pending_cr")
+    __slots__ = ("_data", "_partial", "_pending_cr")
 
     def __init__(self) -> None:
-        self._buffer = b""
+        self._partial: list[bytes] = []  # the start of a line whose end has not arrived
         self._data: list[str] = []
         self._pending_cr = False
 
     def feed(self, chunk: bytes) -> list[str]:
+        """Only the new bytes are scanned, so a long line arriving in pieces costs linear time."""
         if not chunk:
             return []
         if self._pending_cr and chunk.startswith(b"\n"):
             chunk = chunk[1:]  # the \n of a \r\n split across chunks
         self._pending_cr = False
-        buffer = self._buffer + chunk if self._buffer else chunk
         events: list[str] = []
         start = 0
-        for match in _LINE_END.finditer(buffer):
-            if match.group() == b"\r" and match.end() == len(buffer):
+        for match in _LINE_END.finditer(chunk):
+            line = chunk[start : match.start()]
+            if self._partial:
+                self._partial.append(line)
+                line = b"".join(self._partial)
+                self._partial = []
+            if match.end() == len(chunk) and match.group() == b"\r":
                 self._pending_cr = True  # may be the first half of \r\n
-            self._line(buffer[start : match.start()], events)
+            self._line(line, events)
             start = match.end()
-        self._buffer = buffer[start:]
+        if start < len(chunk):
+            self._partial.append(chunk[start:])
         return events
 
     def flush(self) -> list[str]:
         """End of the body: the last event, even without its blank line."""
         events: list[str] = []
-        if self._buffer:
-            self._line(self._buffer, events)
-            self._buffer = b""
+        if self._partial:
+            self._line(b"".join(self._partial), events)
+            self._partial = []
         self._line(b"", events)
         return events
 

@@ -8,7 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hfinfer._http11 import ChunkedReader, ProtocolViolation, parse_head, request_head
+from hfinfer._http11 import (
+    ChunkedReader,
+    ProtocolViolation,
+    may_be_http,
+    parse_head,
+    request_head,
+)
 
 
 def test_request_head() -> None:
@@ -95,3 +101,11 @@ def test_chunked_garbage_raises_only_protocol_violation(data: bytes) -> None:
 def test_parse_head_garbage_raises_only_protocol_violation(data: bytes) -> None:
     with contextlib.suppress(ProtocolViolation):
         parse_head(data, b"GET")
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [(b"", True), (b"HT", True), (b"HTTP/1.1 200", True), (b"SSH-2.0", False), (b"\x00", False)],
+)
+def test_not_http_is_detected_from_the_first_bytes(data: bytes, expected: bool) -> None:
+    assert may_be_http(data) is expected

@@ -309,3 +309,36 @@ def test_transport_timeout_error_does_not_leak_token() -> None:
         with pytest.raises(TimeoutError) as info:
             client.text_classification("great")
     assert EXPLICIT not in str(info.value)
+
+
+@respx.mock
+def test_token_never_in_logs(caplog: pytest.LogCaptureFixture, no_backoff: None) -> None:
+    """Retries, the model-loading wait, the plain-http warning and errors: no record has it."""
+    url = "http://inference.internal:8080/m"
+    respx.post(url).mock(
+        side_effect=[
+            httpx.ConnectError("refused"),
+            httpx.Response(503, json={"error": "loading", "estimated_time": 0.01}),
+            httpx.Response(500, json={"error": "boom"}),
+            httpx.Response(401, json={"error": "bad token"}),
+        ]
+    )
+    client = InferenceClient(url, token=EXPLICIT, max_retries=2, timeout=30)
+    with caplog.at_level("DEBUG"), pytest.raises(HfHubHTTPError):
+        client.text_classification("great")
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("plain http://" in m for m in messages)  # the warning was logged
+    assert sum("retry" in m for m in messages) == 2
+    for record in caplog.records:
+        assert EXPLICIT not in record.getMessage()
+        assert EXPLICIT not in repr(record.args)
+
+
+def test_plain_http_warning_only_for_remote_hosts(caplog: pytest.LogCaptureFixture) -> None:
+    with respx.mock:
+        respx.post("http://127.0.0.1:8080").respond(json=LABELS)
+        respx.post("https://inference.internal/m").respond(json=LABELS)
+        with caplog.at_level("WARNING", logger="hfinfer"):
+            InferenceClient("http://127.0.0.1:8080", token=EXPLICIT).text_classification("x")
+            InferenceClient("https://inference.internal/m", token=EXPLICIT).text_classification("x")
+    assert not [r for r in caplog.records if "plain http" in r.getMessage()]
