@@ -42,6 +42,7 @@ class Connection(asyncio.Protocol):
 
     def __init__(self, origin: Origin) -> None:
         self.origin = origin
+        self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.eof = False
@@ -76,7 +77,7 @@ class Connection(asyncio.Protocol):
         self._wake(self._drain)
 
     def pause_writing(self) -> None:
-        self._drain = asyncio.get_running_loop().create_future()
+        self._drain = self.loop.create_future()
 
     def resume_writing(self) -> None:
         self._wake(self._drain)
@@ -90,8 +91,10 @@ class Connection(asyncio.Protocol):
     # -- used by the transport ---------------------------------------------------------------
 
     def usable(self, now: float) -> bool:
+        """Idle, open, fresh, and on the running loop (a client may outlive an `asyncio.run`)."""
         return (
-            not self.eof
+            self.loop is asyncio.get_running_loop()
+            and not self.eof
             and not self.buffer
             and self.transport is not None
             and not self.transport.is_closing()
@@ -110,7 +113,7 @@ class Connection(asyncio.Protocol):
     async def read(self, timeout: float | None) -> bytes:
         """The bytes received so far, waiting for some; b"" at the end of the stream."""
         if not self.buffer and not self.eof:
-            self._waiter = asyncio.get_running_loop().create_future()
+            self._waiter = self.loop.create_future()
             try:
                 await _wait(self._waiter, timeout)
             finally:
@@ -128,7 +131,7 @@ class Connection(asyncio.Protocol):
         self.buffer[:0] = data
 
     def close(self) -> None:
-        if self.transport is not None:
+        if self.transport is not None and not self.loop.is_closed():
             self.transport.close()
 
 

@@ -233,7 +233,7 @@ class ClientCore:
         def decode_event(data: str) -> Any:
             try:
                 payload = json.loads(data)
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):
                 raise InferenceDecodeError(
                     f"{op.method}(): invalid JSON in stream event: {data[:200]!r}",
                     response=response,

@@ -171,7 +171,7 @@ def decoder_for(ref: type | str) -> Converter:
 def load_json(content: bytes) -> Any:
     try:
         return json.loads(content)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # invalid JSON or UTF-8, huge ints, deep nesting
         snippet = content[:200].decode("utf-8", "replace")
         raise DecodeFailure(f"the server did not return valid JSON ({exc}): {snippet!r}") from None
 
@@ -186,6 +186,9 @@ def _shape(decode: Decode, data: Any) -> Any:
     shape = decode.shape
     if decode.zip and isinstance(data, dict):
         columns = [(data.get(src) or [], dst) for src, dst in decode.zip]
+        for column, dst in columns:
+            if not isinstance(column, list):
+                raise DecodeFailure(f"expected a list for {dst!r}, got {type(column).__name__}")
         data = [
             dict(zip([dst for _, dst in columns], row, strict=False))
             for row in zip(*(c for c, _ in columns), strict=False)
@@ -239,9 +242,10 @@ def decode_response(op: Operation, content: bytes, values: tuple[Any, ...]) -> A
                 "This task returns arrays: install numpy (`pip install hfinfer[numpy]`)."
             ) from None
         try:
-            return np.asarray(data, dtype=np.float32)
-        except (TypeError, ValueError) as exc:
-            raise DecodeFailure(f"expected a numeric JSON array: {exc}") from None
+            with np.errstate(over="raise"):
+                return np.asarray(data, dtype=np.float32)
+        except (TypeError, ValueError, OverflowError, FloatingPointError) as exc:
+            raise DecodeFailure(f"expected a JSON array of float32 numbers: {exc}") from None
     result = _shape(decode, data)
     if decode.field and not op.value(values, decode.unless):
         return select(result, decode.field)

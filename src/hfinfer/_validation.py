@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from collections.abc import Mapping
@@ -55,6 +56,8 @@ def check_value(method: str, name: str, check: Check, value: Any) -> None:
     ):
         allowed = ", ".join(repr(v) for v in check.enum)
         raise fail(f"must be one of {allowed}, got {_got(value)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise fail(f"must be a finite number, got {value}")  # JSON has no NaN or infinity
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if check.minimum is not None and value < check.minimum:
             raise fail(f"must be >= {check.minimum}, got {value}")
@@ -72,6 +75,8 @@ def check_value(method: str, name: str, check: Check, value: Any) -> None:
                 raise fail(
                     f"[{i}] must be {_expected(check.item_types)}, got {type(item).__name__} {_got(item)}"
                 )
+            if isinstance(item, float) and not math.isfinite(item):
+                raise fail(f"[{i}] must be a finite number, got {item}")
             if check.item_enum is not None and item not in check.item_enum:
                 allowed = ", ".join(repr(v) for v in check.item_enum)
                 raise fail(f"[{i}] must be one of {allowed}, got {_got(item)}")
@@ -87,7 +92,7 @@ def _check_binary(method: str, arg: Arg, value: Any) -> None:
     if isinstance(value, (str, bytes, bytearray, memoryview, os.PathLike)) or hasattr(
         value, "read"
     ):
-        if isinstance(value, (str, bytes, bytearray)) and len(value) == 0:
+        if isinstance(value, (str, bytes, bytearray, memoryview)) and len(value) == 0:
             raise InferenceInputError(method, arg.name, "must not be empty")
         return
     if arg.kind == "image" and type(value).__module__.startswith("PIL."):

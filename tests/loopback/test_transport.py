@@ -271,3 +271,13 @@ async def test_async_redirect_drops_token_on_another_host() -> None:
             async with AsyncInferenceClient(origin.url, token="hf_secret_token") as client:
                 assert (await client.text_classification("hi"))[0].label == "POSITIVE"
     assert b"authorization" not in target.requests[0].lower()
+
+
+def test_async_client_outlives_its_event_loop() -> None:
+    """Idle connections of a finished `asyncio.run` are dropped, not reused on the next loop."""
+    with raw_server(respond(LABELS)) as server:
+        client = AsyncInferenceClient(server.url, token=False)
+        for _ in range(2):
+            labels = asyncio.run(client.text_classification("hi"))
+            assert labels[0].label == "POSITIVE"
+    assert server.connections == 2
