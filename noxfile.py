@@ -53,6 +53,22 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def soak(session: nox.Session) -> None:
+    """10,000 sync and 10,000 async calls against the fault server, ~10% of them faulted."""
+    _install_dev(session)
+    session.run(
+        "python",
+        "-m",
+        "tests.faults.soak",
+        "--calls",
+        "10000",
+        "--fault-rate",
+        "0.1",
+        *session.posargs,
+    )
+
+
+@nox.session(python=PYTHON)
 def wheel(session: nox.Session) -> None:
     """Build a wheel, install it (not editable) and run the surface tests against it."""
     session.install("build==1.6.1", "pytest==9.0.3", "pytest-asyncio==1.5.0", "respx==0.23.1")
@@ -80,3 +96,14 @@ def demo(session: nox.Session) -> None:
     session.run("python", "-m", "codegen", "generate")
     session.run("python", "tests/realservers/setup_servers.py")
     session.run("python", "examples/tour.py")
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Benchmark hfinfer against huggingface_hub (latest release) and bare httpx on loopback.
+
+    Not a default session. Writes bench-results/results.json and bench-results/results.md.
+    """
+    session.install("-e", ".[numpy]")
+    session.install("--upgrade", "huggingface_hub")
+    session.run("python", "bench/run.py", *session.posargs)

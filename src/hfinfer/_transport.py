@@ -46,16 +46,49 @@ def httpx_timeout(timeout: float | None) -> httpx.Timeout:
     return httpx.Timeout(timeout)
 
 
+class _Cookies(httpx.Cookies):
+    """A client's cookie jar that skips the (costly) cookie parsing when none is set."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        headers = response.headers
+        if "set-cookie" in headers or "set-cookie2" in headers:
+            super().extract_cookies(response)
+
+
+class _SetCookieOnly:
+    """Mixed into httpx's clients: a reply without Set-Cookie costs no cookie work."""
+
+    def __init__(self, *, cookies: Any = None, **kwargs: Any) -> None:
+        self._jar = _Cookies(cookies)
+        super().__init__(**kwargs)
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._jar
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        self._jar = _Cookies(cookies)
+
+
+class _Client(_SetCookieOnly, httpx.Client):
+    pass
+
+
+class _AsyncClient(_SetCookieOnly, httpx.AsyncClient):
+    pass
+
+
 def sync_http_client(config: ClientConfig) -> httpx.Client:
     """The httpx client an `InferenceClient` creates: hfinfer's HTTP/1.1 transport beneath.
 
     Redirects are followed; httpx drops `Authorization` when one leads to another origin (an
     http → https upgrade of the same host aside), so a token never follows a redirect elsewhere.
     """
-    return httpx.Client(
+    return _Client(
         cookies=dict(config.cookies or {}),
         transport=HTTPTransport(trust_env=config.trust_env, max_keepalive=MAX_KEEPALIVE),
-        mounts=proxy_mounts(config.proxies, is_async=False),  # type: ignore[arg-type]
+        mounts=proxy_mounts(config.proxies, is_async=False),
         trust_env=config.trust_env,
         follow_redirects=True,
         max_redirects=MAX_REDIRECTS,
@@ -67,10 +100,10 @@ def async_http_client(config: ClientConfig) -> httpx.AsyncClient:
     """The httpx client an `AsyncInferenceClient` creates (see `sync_http_client`)."""
     from hfinfer._apool import AsyncHTTPTransport  # asyncio is imported when first needed
 
-    return httpx.AsyncClient(
+    return _AsyncClient(
         cookies=dict(config.cookies or {}),
         transport=AsyncHTTPTransport(trust_env=config.trust_env, max_keepalive=MAX_KEEPALIVE),
-        mounts=proxy_mounts(config.proxies, is_async=True),  # type: ignore[arg-type]
+        mounts=proxy_mounts(config.proxies, is_async=True),
         trust_env=config.trust_env,
         follow_redirects=True,
         max_redirects=MAX_REDIRECTS,

@@ -191,14 +191,25 @@ def test_token_is_kept_on_a_redirect_within_the_origin() -> None:
     assert b"authorization: bearer hf_secret_token" in server.requests[1].lower()
 
 
-def test_cookies_set_by_the_server_are_sent_back() -> None:
+def test_cookies_given_and_set_by_the_server_are_sent() -> None:
     with raw_server(
         respond(LABELS, headers="set-cookie: lb=node-7; Path=/\r\n"), respond(LABELS)
     ) as server:
-        client = InferenceClient(server.url, token=False)
+        client = InferenceClient(server.url, token=False, cookies={"session": "s1"})
         client.text_classification("a")
         client.text_classification("b")
-    assert b"cookie: lb=node-7" in server.requests[1].lower()
+    assert b"cookie: session=s1\r\n" in server.requests[0].lower()
+    assert b"cookie: session=s1; lb=node-7" in server.requests[1].lower()
+
+
+async def test_async_cookies_given_and_set_by_the_server_are_sent() -> None:
+    with raw_server(
+        respond(LABELS, headers="set-cookie: lb=node-7; Path=/\r\n"), respond(LABELS)
+    ) as server:
+        async with AsyncInferenceClient(server.url, token=False, cookies={"s": "1"}) as client:
+            await client.text_classification("a")
+            await client.text_classification("b")
+    assert b"cookie: s=1; lb=node-7" in server.requests[1].lower()
 
 
 # -- async ---------------------------------------------------------------------------------------
