@@ -175,7 +175,8 @@ class _Loop:
     def timeout_error(self, exc: httpx.TimeoutException) -> InferenceTimeoutError:
         kind = type(exc).__name__
         return InferenceTimeoutError(
-            f"Inference call timed out ({kind}, timeout={self.timeout}s): {self.out.method} {self.out.url}",
+            f"Inference call timed out ({kind}, timeout={self.timeout}s) on attempt"
+            f" {self.attempts}: {self.out.method} {self.out.url}",
             request=exc.request,
             attempts=self.attempts,
         )
@@ -228,7 +229,8 @@ class _Loop:
             remaining = self.remaining()
             if remaining is not None and remaining <= 0:
                 raise InferenceTimeoutError(
-                    f"Model not loaded on the server: {self.out.url}. Please retry with a higher timeout (current: {self.timeout}).",
+                    f"Model not loaded on the server: {self.out.url}. Please retry with a higher"
+                    f" timeout (current: {self.timeout}; {self.attempts} attempt(s)).",
                     request=response.request,
                     response=response,
                     attempts=self.attempts,
@@ -306,12 +308,9 @@ def send_sync(
                     response.read()
                 except httpx.TimeoutException as exc:
                     raise loop.timeout_error(exc) from exc
-                except httpx.TransportError as exc:
-                    raise InferenceConnectionError(
-                        f"Connection to {out.url} broke while reading the response: {exc}",
-                        request=exc.request,
-                        attempts=loop.attempts,
-                    ) from exc
+                except httpx.TransportError as exc:  # broke mid-body: nothing was delivered yet
+                    time.sleep(loop.after_connection_error(exc).seconds)
+                    continue
                 finally:
                     response.close()
             return response
@@ -345,12 +344,9 @@ async def send_async(
                     await response.aread()
                 except httpx.TimeoutException as exc:
                     raise loop.timeout_error(exc) from exc
-                except httpx.TransportError as exc:
-                    raise InferenceConnectionError(
-                        f"Connection to {out.url} broke while reading the response: {exc}",
-                        request=exc.request,
-                        attempts=loop.attempts,
-                    ) from exc
+                except httpx.TransportError as exc:  # broke mid-body: nothing was delivered yet
+                    await asyncio.sleep(loop.after_connection_error(exc).seconds)
+                    continue
                 finally:
                     await response.aclose()
             return response

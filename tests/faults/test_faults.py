@@ -104,13 +104,20 @@ def test_reset_before_response_every_time(
 
 def test_reset_mid_stream(server: FaultServer, flavour: Flavour) -> None:
     outcome = _run(server, flavour, "chat", server.model_url("midreset"), max_retries=2)
-    _raised(outcome, InferenceConnectionError)
+    error = _raised(outcome, InferenceConnectionError)
     assert outcome.chunks in ([], [TOKEN], [TOKEN, TOKEN])
+    assert server.faults["midreset"] == 1  # a stream that has started is never sent again
+    assert isinstance(error, InferenceConnectionError)
 
 
 def test_reset_mid_body(server: FaultServer, flavour: Flavour) -> None:
+    # A body cut before the call returned anything is a connection error like any other: retried.
     outcome = _run(server, flavour, "classify", server.model_url("midreset"), max_retries=2)
-    _raised(outcome, InferenceConnectionError)
+    error = _raised(outcome, InferenceConnectionError)
+    assert isinstance(error, InferenceConnectionError) and error.attempts == 3
+    assert server.faults["midreset"] == 3
+    once = _run(server, flavour, "classify", server.model_url("midreset", times=1), max_retries=1)
+    _ok(once, "classify")
 
 
 # -- statuses that are waited on or retried ------------------------------------------------------
