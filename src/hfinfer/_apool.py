@@ -10,8 +10,8 @@ another event loop (trio) it hands the request to httpx's own transport.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,6 +21,7 @@ from hfinfer import _http11
 from hfinfer._http11 import MAX_HEAD, ChunkedReader, Head, ProtocolViolation
 from hfinfer._pool import (
     KEEPALIVE_EXPIRY,
+    IdleConnections,
     Origin,
     encode_head,
     fixed_body,
@@ -29,6 +30,8 @@ from hfinfer._pool import (
     timeouts,
 )
 
+CLOSE_WAIT = 1.0
+"""Seconds `aclose()` waits for the loop to close a socket (it takes one turn of the loop)."""
 HIGH_WATER = 1024 * 1024
 """Stop reading from the socket while this many bytes wait for the caller (bounded memory)."""
 
@@ -51,6 +54,7 @@ class Connection(asyncio.Protocol):
         self.idle_since = 0.0
         self._waiter: asyncio.Future[None] | None = None
         self._drain: asyncio.Future[None] | None = None
+        self._lost: asyncio.Future[None] = self.loop.create_future()
         self._paused = False
 
     # -- asyncio callbacks -------------------------------------------------------------------
@@ -75,6 +79,7 @@ class Connection(asyncio.Protocol):
         self.error = exc
         self._wake(self._waiter)
         self._wake(self._drain)
+        self._wake(self._lost)
 
     def pause_writing(self) -> None:
         self._drain = self.loop.create_future()
@@ -134,6 +139,15 @@ class Connection(asyncio.Protocol):
         if self.transport is not None and not self.loop.is_closed():
             self.transport.close()
 
+    async def aclose(self) -> None:
+        """Close now, and return once the socket is closed (asyncio closes it on a later turn
+        of the loop): a server sees a stream's cancellation before `aclose()` returns."""
+        if self.transport is None or self.loop.is_closed():
+            return
+        self.transport.abort()  # nothing of ours is left to flush
+        with contextlib.suppress(TimeoutError):
+            await _wait(asyncio.shield(self._lost), CLOSE_WAIT)
+
 
 async def _wait(future: asyncio.Future[None], timeout: float | None) -> None:
     if timeout is None:
@@ -156,29 +170,12 @@ class AsyncHTTPTransport(httpx.AsyncBaseTransport):
 
     def __init__(self, *, trust_env: bool = True, max_keepalive: int = 64) -> None:
         self._trust_env = trust_env
-        self._max_keepalive = max_keepalive
-        self._idle: dict[Origin, list[Connection]] = {}
+        self._idle: IdleConnections[Connection] = IdleConnections(max_keepalive)
         self._ssl: ssl.SSLContext | None = None
-        self._closed = False
         self._fallback: httpx.AsyncHTTPTransport | None = None
 
-    def _checkout(self, origin: Origin) -> Connection | None:
-        idle = self._idle.get(origin)
-        now = time.monotonic()
-        while idle:
-            conn = idle.pop()
-            if conn.usable(now):
-                conn.reused = True
-                return conn
-            conn.close()
-        return None
-
     def checkin(self, conn: Connection) -> None:
-        conn.idle_since = time.monotonic()
-        idle = self._idle.setdefault(conn.origin, [])
-        if not self._closed and len(idle) < self._max_keepalive:
-            idle.append(conn)
-        else:
+        if not self._idle.put(conn):
             conn.close()
 
     async def _connect(
@@ -204,7 +201,7 @@ class AsyncHTTPTransport(httpx.AsyncBaseTransport):
         return conn
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if self._closed:
+        if self._idle.closed:
             raise RuntimeError("the transport is closed")
         try:
             asyncio.get_running_loop()
@@ -215,7 +212,7 @@ class AsyncHTTPTransport(httpx.AsyncBaseTransport):
         origin = origin_of(request.url)
         connect_t, read_t, write_t = timeouts(request)
         while True:
-            conn = self._checkout(origin) or await self._connect(origin, request, connect_t)
+            conn = self._idle.take(origin) or await self._connect(origin, request, connect_t)
             try:
                 await self._send(conn, request, write_t)
                 head = await self._receive_head(conn, request, read_t)
@@ -289,10 +286,7 @@ class AsyncHTTPTransport(httpx.AsyncBaseTransport):
             return head
 
     async def aclose(self) -> None:
-        self._closed = True
-        idle = [c for conns in self._idle.values() for c in conns]
-        self._idle.clear()
-        for conn in idle:
+        for conn in self._idle.clear():
             conn.close()
         if self._fallback is not None:
             await self._fallback.aclose()
@@ -392,6 +386,7 @@ class ResponseBody(httpx.AsyncByteStream):
             conn.close()
 
     async def aclose(self) -> None:
+        """Called by httpx when the response is closed: a half-read connection is not reused."""
         conn, self._conn = self._conn, None
         if conn is not None:
-            conn.close()
+            await conn.aclose()

@@ -16,7 +16,7 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import httpx
 
@@ -94,40 +94,78 @@ class Connection:
             self.sock.close()
 
 
+class Reusable(Protocol):
+    """What `IdleConnections` needs of a connection (sync or asyncio)."""
+
+    origin: Origin
+    reused: bool
+    idle_since: float
+
+    def usable(self, now: float) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+C = TypeVar("C", bound=Reusable)
+
+
+class IdleConnections(Generic[C]):
+    """Idle keep-alive connections by origin; the most recently used one is reused first."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._by_origin: dict[Origin, list[C]] = {}
+        self.closed = False
+
+    def take(self, origin: Origin) -> C | None:
+        """A usable idle connection to `origin` (dropping dead ones on the way), or None."""
+        idle = self._by_origin.get(origin)
+        now = time.monotonic()
+        while idle:
+            conn = idle.pop()
+            if conn.usable(now):
+                conn.reused = True
+                return conn
+            conn.close()
+        return None
+
+    def put(self, conn: C) -> bool:
+        """Keep `conn` for reuse; False when it must be closed instead (closed, or full)."""
+        idle = self._by_origin.setdefault(conn.origin, [])
+        if self.closed or len(idle) >= self._limit:
+            return False
+        conn.idle_since = time.monotonic()
+        idle.append(conn)
+        return True
+
+    def clear(self) -> list[C]:
+        """Close for good: no more connections kept; the idle ones are returned to be closed."""
+        self.closed = True
+        conns = [c for idle in self._by_origin.values() for c in idle]
+        self._by_origin.clear()
+        return conns
+
+
 class HTTPTransport(httpx.BaseTransport):
     """HTTP/1.1 over keep-alive sockets; thread-safe."""
 
     def __init__(self, *, trust_env: bool = True, max_keepalive: int = 64) -> None:
         self._trust_env = trust_env
-        self._max_keepalive = max_keepalive
-        self._idle: dict[Origin, list[Connection]] = {}
+        self._idle: IdleConnections[Connection] = IdleConnections(max_keepalive)
         self._lock = threading.Lock()
         self._ssl: ssl.SSLContext | None = None
-        self._closed = False
 
     # -- connections -------------------------------------------------------------------------
 
     def _checkout(self, origin: Origin) -> Connection | None:
-        now = time.monotonic()
         with self._lock:
-            idle = self._idle.get(origin)
-            while idle:
-                conn = idle.pop()
-                if conn.usable(now):
-                    conn.reused = True
-                    return conn
-                conn.close()
-        return None
+            return self._idle.take(origin)
 
-    def _checkin(self, conn: Connection) -> None:
-        conn.idle_since = time.monotonic()
+    def checkin(self, conn: Connection) -> None:
         with self._lock:
-            if not self._closed:
-                idle = self._idle.setdefault(conn.origin, [])
-                if len(idle) < self._max_keepalive:
-                    idle.append(conn)
-                    return
-        conn.close()
+            kept = self._idle.put(conn)
+        if not kept:
+            conn.close()
 
     def _connect(self, origin: Origin, request: httpx.Request, timeout: float | None) -> Connection:
         scheme, host, port = origin
@@ -158,7 +196,7 @@ class HTTPTransport(httpx.BaseTransport):
     # -- one exchange ------------------------------------------------------------------------
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if self._closed:
+        if self._idle.closed:
             raise RuntimeError("the transport is closed")
         origin = origin_of(request.url)
         connect_t, read_t, write_t = timeouts(request)
@@ -239,9 +277,7 @@ class HTTPTransport(httpx.BaseTransport):
 
     def close(self) -> None:
         with self._lock:
-            self._closed = True
-            idle = [c for conns in self._idle.values() for c in conns]
-            self._idle.clear()
+            idle = self._idle.clear()
         for conn in idle:
             conn.close()
 
@@ -251,6 +287,7 @@ class _StaleConnection(Exception):
 
 
 def recv(conn: Connection, request: httpx.Request) -> bytes:
+    """Bytes from the socket, b"" at EOF; a reused socket failing before any answer is stale."""
     try:
         return conn.sock.recv(READ_SIZE)
     except TimeoutError as exc:
@@ -304,7 +341,7 @@ class ResponseBody(httpx.SyncByteStream):
         if data:
             yield data
         while left > 0:
-            chunk = self._recv(conn)
+            chunk = recv(conn, self._request)
             if not chunk:
                 raise ProtocolViolation(
                     f"Server closed the connection with {left} of {length} body bytes unread."
@@ -325,7 +362,7 @@ class ResponseBody(httpx.SyncByteStream):
                     conn.buffer = reader.leftover
                     self._finish(conn)
                     return
-            data = self._recv(conn)
+            data = recv(conn, self._request)
             if not data:
                 raise ProtocolViolation("Server closed the connection inside a chunked body.")
 
@@ -333,24 +370,16 @@ class ResponseBody(httpx.SyncByteStream):
         data, conn.buffer = conn.buffer, b""
         while data:
             yield data
-            data = self._recv(conn)
+            data = recv(conn, self._request)
         self._complete = True
         self._conn = None
         conn.close()
-
-    def _recv(self, conn: Connection) -> bytes:
-        try:
-            return conn.sock.recv(READ_SIZE)
-        except TimeoutError as exc:
-            raise httpx.ReadTimeout(str(exc) or "read timed out", request=self._request) from exc
-        except OSError as exc:
-            raise httpx.ReadError(str(exc), request=self._request) from exc
 
     def _finish(self, conn: Connection) -> None:
         self._complete = True
         self._conn = None
         if self._head.keep_alive and not conn.buffer:
-            self._transport._checkin(conn)
+            self._transport.checkin(conn)
         else:
             conn.close()
 

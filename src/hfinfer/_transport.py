@@ -79,36 +79,34 @@ class _AsyncClient(_SetCookieOnly, httpx.AsyncClient):
     pass
 
 
-def sync_http_client(config: ClientConfig) -> httpx.Client:
-    """The httpx client an `InferenceClient` creates: hfinfer's HTTP/1.1 transport beneath.
+def _client_options(config: ClientConfig, *, is_async: bool) -> dict[str, Any]:
+    """What both flavours of httpx client are built with (beside the transport).
 
     Redirects are followed; httpx drops `Authorization` when one leads to another origin (an
     http → https upgrade of the same host aside), so a token never follows a redirect elsewhere.
     """
-    return _Client(
-        cookies=dict(config.cookies or {}),
-        transport=HTTPTransport(trust_env=config.trust_env, max_keepalive=MAX_KEEPALIVE),
-        mounts=proxy_mounts(config.proxies, is_async=False),
-        trust_env=config.trust_env,
-        follow_redirects=True,
-        max_redirects=MAX_REDIRECTS,
-        timeout=httpx.Timeout(config.timeout),
-    )
+    return {
+        "cookies": dict(config.cookies or {}),
+        "mounts": proxy_mounts(config.proxies, is_async=is_async),
+        "trust_env": config.trust_env,
+        "follow_redirects": True,
+        "max_redirects": MAX_REDIRECTS,
+        "timeout": httpx.Timeout(config.timeout),
+    }
+
+
+def sync_http_client(config: ClientConfig) -> httpx.Client:
+    """The httpx client an `InferenceClient` creates: hfinfer's HTTP/1.1 transport beneath."""
+    transport = HTTPTransport(trust_env=config.trust_env, max_keepalive=MAX_KEEPALIVE)
+    return _Client(transport=transport, **_client_options(config, is_async=False))
 
 
 def async_http_client(config: ClientConfig) -> httpx.AsyncClient:
-    """The httpx client an `AsyncInferenceClient` creates (see `sync_http_client`)."""
+    """The httpx client an `AsyncInferenceClient` creates: hfinfer's asyncio transport beneath."""
     from hfinfer._apool import AsyncHTTPTransport  # asyncio is imported when first needed
 
-    return _AsyncClient(
-        cookies=dict(config.cookies or {}),
-        transport=AsyncHTTPTransport(trust_env=config.trust_env, max_keepalive=MAX_KEEPALIVE),
-        mounts=proxy_mounts(config.proxies, is_async=True),
-        trust_env=config.trust_env,
-        follow_redirects=True,
-        max_redirects=MAX_REDIRECTS,
-        timeout=httpx.Timeout(config.timeout),
-    )
+    transport = AsyncHTTPTransport(trust_env=config.trust_env, max_keepalive=MAX_KEEPALIVE)
+    return _AsyncClient(transport=transport, **_client_options(config, is_async=True))
 
 
 def proxy_mounts(

@@ -93,3 +93,14 @@ async def _enumerate(stream):  # type: ignore[no-untyped-def]
     async for item in stream:
         yield i, item
         i += 1
+
+
+async def test_async_aclose_has_closed_the_socket_when_it_returns(loopback: Loopback) -> None:
+    """No further turn of the event loop is needed: the server sees the cancel at once."""
+    client = AsyncInferenceClient(loopback.url + "/stream/endless", token=False, timeout=5)
+    stream = await client.chat_completion(MESSAGES, stream=True)
+    async for _chunk in stream:
+        break
+    await stream.aclose()
+    assert loopback.wait_open(0) == 0  # blocking on purpose: the loop does not run meanwhile
+    await client.close()

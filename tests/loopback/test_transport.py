@@ -292,3 +292,21 @@ def test_async_client_outlives_its_event_loop() -> None:
             labels = asyncio.run(client.text_classification("hi"))
             assert labels[0].label == "POSITIVE"
     assert server.connections == 2
+
+
+@pytest.mark.parametrize("form", ["url", "dict"])
+def test_proxies_route_requests_through_the_proxy(form: str) -> None:
+    with raw_server(respond(LABELS)) as proxy:
+        proxies = proxy.url if form == "url" else {"http": proxy.url}
+        client = InferenceClient("http://inference.invalid/m", token=False, proxies=proxies)
+        assert client.text_classification("hi")[0].label == "POSITIVE"
+    assert proxy.requests[0].startswith(b"POST http://inference.invalid/m HTTP/1.1\r\n")
+
+
+async def test_async_proxies_route_requests_through_the_proxy() -> None:
+    with raw_server(respond(LABELS)) as proxy:
+        async with AsyncInferenceClient(
+            "http://inference.invalid/m", token=False, proxies={"http://": proxy.url}
+        ) as client:
+            assert (await client.text_classification("hi"))[0].score == 0.9
+    assert proxy.requests[0].startswith(b"POST http://inference.invalid/m HTTP/1.1\r\n")
