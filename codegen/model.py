@@ -30,7 +30,7 @@ _BINDING_KEYS = {
 }  # fmt: skip
 _ARGUMENT_KEYS = {
     "name", "at", "wire", "positional", "kind", "encode", "default", "absent", "whole",
-    "deprecated", "requires", "description",
+    "deprecated", "requires", "only_with", "description",
 }  # fmt: skip
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -74,6 +74,8 @@ class Argument:
     whole: bool = False
     deprecated: str | None = None
     requires: tuple[str, ...] = ()
+    only_with: str | None = None
+    """A boolean argument that has an effect only when this other one is true."""
     check: Check = Check()
 
 
@@ -180,6 +182,8 @@ def build_task(raw: RawTask, schemas_root: str = "schemas") -> Task:
         for other in a.requires:
             if other not in names:
                 raise ctx.fail(("arguments", i, "requires"), f"unknown argument {other!r}")
+        if a.only_with is not None and a.only_with not in names:
+            raise ctx.fail(("arguments", i, "only_with"), f"unknown argument {a.only_with!r}")
     binary = [a for a in arguments if a.kind]
     if body != "json" and len(binary) != 1:
         raise ctx.fail(("body",), f"body {body!r} needs exactly one binary argument")
@@ -267,6 +271,7 @@ def _argument(ctx: _Ctx, spec: Any, i: int, defs: dict[str, Any], root: dict[str
         whole=whole,
         deprecated=deprecated,
         requires=tuple(requires),
+        only_with=_opt_str(ctx, spec, "only_with", where),
         check=check if kind is None and not whole else Check(required=required_arg),
     )
 

@@ -775,6 +775,7 @@ TEXT_GENERATION = Operation(
         Arg(
             "decoder_input_details",
             wire=("parameters", "decoder_input_details"),
+            only_with="details",
             check=Check(types=("bool",)),
         ),
         Arg(

@@ -15,7 +15,6 @@ from hfinfer._generated import types as _types
 from hfinfer._generated.async_client import AsyncInferenceClient
 from hfinfer._generated.client import InferenceClient
 from hfinfer._model import InferenceType
-from hfinfer._status import ModelStatus
 from hfinfer._streams import AsyncStream, Stream
 from hfinfer._version import __version__
 from hfinfer.errors import (
@@ -64,14 +63,19 @@ __all__ = [
 if TYPE_CHECKING:
     from hfinfer._generated.types import *  # noqa: F403
     from hfinfer._legacy import InferenceApi
+    from hfinfer._status import ModelStatus
 
 
 def __getattr__(name: str) -> Any:
-    """The generated types and the legacy `InferenceApi`, imported on first use."""
+    """The generated types, `ModelStatus` and the legacy `InferenceApi`, imported on first use."""
     if name == "InferenceApi":
         from hfinfer._legacy import InferenceApi
 
         return InferenceApi
+    if name == "ModelStatus":
+        from hfinfer._status import ModelStatus
+
+        return ModelStatus
     if name in _types.__all__:
         return getattr(_types, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

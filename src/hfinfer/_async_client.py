@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import httpx
-from typing_extensions import Self
 
 from hfinfer._config import ClientConfig
 from hfinfer._core import (
@@ -28,10 +27,14 @@ from hfinfer._core import (
 )
 from hfinfer._encoding import is_url, raw_body
 from hfinfer._operation import Operation
-from hfinfer._status import ModelStatus
 from hfinfer._streams import AsyncStream
 from hfinfer._transport import Outgoing, async_http_client, send_async
 from hfinfer.errors import BadRequestError
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from hfinfer._status import ModelStatus
 
 
 class _AsyncCompletions:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Mapping
 from types import TracebackType
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import httpx
-from typing_extensions import Self
 
 from hfinfer._config import ClientConfig
 from hfinfer._core import (
@@ -25,10 +24,14 @@ from hfinfer._core import (
 )
 from hfinfer._encoding import is_url, raw_body
 from hfinfer._operation import Operation
-from hfinfer._status import ModelStatus
 from hfinfer._streams import Stream
 from hfinfer._transport import Outgoing, send_sync, sync_http_client
 from hfinfer.errors import BadRequestError
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from hfinfer._status import ModelStatus
 
 _RECOMMENDED_LOCK = threading.Lock()
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import platform
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 
@@ -62,8 +61,7 @@ def saved_token() -> str | None:
         return None
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
     """A resolved token and whether the user gave it explicitly (which decides where it may go)."""
 
     value: str | None
@@ -102,8 +100,7 @@ def user_agent() -> str:
     return f"hfinfer/{__version__}; python/{platform.python_version()}; httpx/{httpx.__version__}"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class ClientConfig:
+class ClientConfig(NamedTuple):
     """Everything a client was built with, fixed at construction (environment included)."""
 
     model: str | None

@@ -23,7 +23,7 @@ from hfinfer._http_errors import stream_error
 from hfinfer._model import InferenceType
 from hfinfer._operation import Operation
 from hfinfer._transport import Outgoing
-from hfinfer._validation import validate
+from hfinfer._validation import validate, without_ineffective
 from hfinfer.errors import (
     BadRequestError,
     InferenceConnectionError,
@@ -198,6 +198,7 @@ class ClientCore:
     ) -> tuple[tuple[Any, ...], list[str]]:
         """Validate; apply the text-generation fallback; list URLs to download."""
         validate(op, values)
+        values = without_ineffective(op, values)
         if op.errors == "text-generation":
             values = self._drop_unsupported(op, model, values)
         return values, urls_to_fetch(op, values)

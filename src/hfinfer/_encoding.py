@@ -7,13 +7,12 @@ sync or async transport and hands the bytes in.
 from __future__ import annotations
 
 import base64
-import dataclasses
 import io
 import os
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, TypeAlias, Union
+from typing import IO, TYPE_CHECKING, Any, NamedTuple, TypeAlias, Union
 
 from hfinfer._model import InferenceType
 from hfinfer._operation import Arg, Operation
@@ -32,8 +31,7 @@ else:
 """An image: anything `BinaryInput` accepts, or a PIL image."""
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Body:
+class Body(NamedTuple):
     """What to send: a JSON value, or raw bytes, or nothing."""
 
     json: Any = None

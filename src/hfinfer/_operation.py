@@ -1,13 +1,14 @@
-"""The runtime form of a binding: what the generated operations table is made of."""
+"""The runtime form of a binding: what the generated operations table is made of.
+
+Plain named tuples and one slotted class: building the table at import time stays cheap.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Check:
+class Check(NamedTuple):
     """What is verified about an argument before any request is sent (from its schema)."""
 
     types: tuple[str, ...] = ()
@@ -23,8 +24,7 @@ class Check:
     required: bool = False
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Arg:
+class Arg(NamedTuple):
     """One method argument (the model aside) and where its value goes on the wire."""
 
     name: str
@@ -35,11 +35,12 @@ class Arg:
     whole: bool = False
     deprecated: str | None = None
     requires: tuple[str, ...] = ()
+    only_with: str | None = None
+    """A boolean argument that has an effect only when this other one is true."""
     check: Check = Check()
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Decode:
+class Decode(NamedTuple):
     """How a non-streamed response becomes the method's return value."""
 
     kind: str
@@ -51,8 +52,7 @@ class Decode:
     unless: str | None = None
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class StreamDecode:
+class StreamDecode(NamedTuple):
     """How server-sent events become stream items, when the argument `when` is true."""
 
     when: str
@@ -61,25 +61,45 @@ class StreamDecode:
     unless: str | None = None
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
 class Operation:
     """A task bound to a method: route, body shape, arguments and decoding."""
 
-    task: str
-    method: str
-    route: str
-    body: str
-    args: tuple[Arg, ...]
-    response: Decode
-    stream: StreamDecode | None = None
-    accept: str | None = None
-    model_in_body: tuple[str, ...] = ()
-    extra_kwargs: tuple[str, ...] | None = None
-    errors: str | None = None
-    index: dict[str, int] = dataclasses.field(init=False, compare=False, repr=False)
+    __slots__ = (
+        "accept", "args", "body", "errors", "extra_kwargs", "index", "method", "model_in_body",
+        "response", "route", "stream", "task",
+    )  # fmt: skip
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "index", {a.name: i for i, a in enumerate(self.args)})
+    def __init__(
+        self,
+        *,
+        task: str,
+        method: str,
+        route: str,
+        body: str,
+        args: tuple[Arg, ...],
+        response: Decode,
+        stream: StreamDecode | None = None,
+        accept: str | None = None,
+        model_in_body: tuple[str, ...] = (),
+        extra_kwargs: tuple[str, ...] | None = None,
+        errors: str | None = None,
+    ) -> None:
+        self.task = task
+        self.method = method
+        self.route = route
+        self.body = body
+        self.args = args
+        self.response = response
+        self.stream = stream
+        self.accept = accept
+        self.model_in_body = model_in_body
+        self.extra_kwargs = extra_kwargs
+        self.errors = errors
+        self.index = {a.name: i for i, a in enumerate(args)}
+        """Argument name → position in the values a method passes."""
+
+    def __repr__(self) -> str:
+        return f"<Operation {self.method} ({self.task})>"
 
     def value(self, values: tuple[Any, ...], name: str | None) -> Any:
         """The value passed for argument `name` (None when there is no such argument)."""

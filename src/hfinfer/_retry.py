@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import email.utils
 import random
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 INITIAL_BACKOFF = 0.5
@@ -15,8 +14,7 @@ MAX_BACKOFF = 8.0
 MAX_LOADING_WAIT = 10.0
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Wait:
+class Wait(NamedTuple):
     seconds: float
     loading: bool
     """True for the model-loading wait, which does not count against `max_retries`."""

@@ -6,11 +6,10 @@ loops below differ only in how they sleep and do I/O.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 
@@ -24,14 +23,13 @@ from hfinfer.errors import InferenceConnectionError, InferenceTimeoutError
 logger = logging.getLogger("hfinfer")
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Outgoing:
+class Outgoing(NamedTuple):
     """A request ready to send."""
 
     method: str
     url: str
     headers: Mapping[str, str]
-    body: Body = dataclasses.field(default_factory=Body)
+    body: Body = Body()
     task: str | None = None
     errors: str | None = None
     wait_header: bool = False

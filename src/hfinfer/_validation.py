@@ -130,3 +130,19 @@ def validate(op: Operation, values: tuple[Any, ...]) -> None:
                 FutureWarning,
                 stacklevel=4,
             )
+
+
+def without_ineffective(op: Operation, values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Send as false, with a warning, a flag that only works with another one that is false."""
+    out = values
+    for i, arg in enumerate(op.args):
+        if arg.only_with is None or not values[i] or op.value(values, arg.only_with):
+            continue
+        warnings.warn(
+            f"{op.method}(): `{arg.name}` has an effect only with `{arg.only_with}=True`;"
+            " it is sent as false.",
+            UserWarning,
+            stacklevel=4,
+        )
+        out = (*out[:i], False, *out[i + 1 :])
+    return out

@@ -212,6 +212,18 @@ def test_duplicate_argument(task_dir: Any) -> None:
     )
 
 
+def test_only_with_names_an_argument(task_dir: Any) -> None:
+    def mutate(docs: dict[str, dict[str, Any]]) -> None:
+        docs["binding"]["arguments"][2]["only_with"] = "nope"
+
+    folder = task_dir(mutate)
+    with pytest.raises(SchemaError) as info:
+        load_and_build(folder)
+    assert_schema_error(
+        info.value, folder / "binding.json", "/arguments/2/only_with", "unknown argument 'nope'"
+    )
+
+
 def test_call_option_name_is_reserved(task_dir: Any) -> None:
     def mutate(docs: dict[str, dict[str, Any]]) -> None:
         docs["binding"]["arguments"].append({"name": "max_retries", "at": "parameters.lowercase"})

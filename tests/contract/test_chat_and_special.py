@@ -249,11 +249,6 @@ async def test_text_generation_all_parameters_body(flavour: str, mock: respx.Moc
     assert out == "ok"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="divergence from the reference wire protocol (section 7): decoder_input_details=True "
-    "with details=False should warn and be sent as false; hfinfer sends true, silently",
-)
 @pytest.mark.parametrize("flavour", FLAVOURS)
 async def test_decoder_input_details_needs_details(flavour: str, mock: respx.MockRouter) -> None:
     route = mock.post(f"{IE}/models/gpt2").mock(

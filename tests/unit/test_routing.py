@@ -21,9 +21,7 @@ def config(
 
 
 def _with_endpoint(cfg: ClientConfig, endpoint: str) -> ClientConfig:
-    import dataclasses
-
-    return dataclasses.replace(cfg, inference_endpoint=endpoint)
+    return cfg._replace(inference_endpoint=endpoint)
 
 
 @pytest.mark.parametrize(
