@@ -94,6 +94,8 @@ class Response:
     zip: tuple[tuple[str, str], ...] = ()
     field: FieldSelect | None = None
     field_annotation: str | None = None
+    check: Check | None = None
+    """For a plain JSON result (no generated type): what the decoded value must be."""
 
 
 @attrs.frozen
@@ -309,6 +311,7 @@ def _response(
     if not isinstance(zip_spec, dict):
         raise ctx.fail((*where, "zip"), "`zip` must map list fields to element fields")
     field, field_annotation = _field(ctx, spec, defs, type_name, args, where)
+    plain = kind == "json" and type_name is None
     return Response(
         kind=kind,
         shape=shape,
@@ -317,6 +320,7 @@ def _response(
         zip=tuple((str(k), str(v)) for k, v in zip_spec.items()),
         field=field,
         field_annotation=field_annotation,
+        check=_check(defs[raw.roots["output"]], defs, required=True) if plain else None,
     )
 
 

@@ -598,6 +598,7 @@ SENTENCE_SIMILARITY = Operation(
     response=Decode(
         kind="json",
         shape="instance",
+        check=Check(types=("list",), item_types=("float",), required=True),
     ),
 )
 
@@ -690,6 +691,7 @@ TABULAR_CLASSIFICATION = Operation(
     response=Decode(
         kind="json",
         shape="instance",
+        check=Check(types=("list",), item_types=("str",), required=True),
     ),
 )
 
@@ -708,6 +710,7 @@ TABULAR_REGRESSION = Operation(
     response=Decode(
         kind="json",
         shape="instance",
+        check=Check(types=("list",), item_types=("float",), required=True),
     ),
 )
 

@@ -21,6 +21,7 @@ from typing import Any
 from hfinfer import _media
 from hfinfer._model import InferenceType
 from hfinfer._operation import Decode, Operation
+from hfinfer._validation import problem
 
 Converter = Callable[[Any], Any]
 
@@ -246,6 +247,10 @@ def decode_response(op: Operation, content: bytes, values: tuple[Any, ...]) -> A
                 return np.asarray(data, dtype=np.float32)
         except (TypeError, ValueError, OverflowError, FloatingPointError) as exc:
             raise DecodeFailure(f"expected a JSON array of float32 numbers: {exc}") from None
+    if decode.check is not None:
+        wrong = problem(decode.check, data)
+        if wrong is not None:
+            raise DecodeFailure(f"the response {wrong}")
     result = _shape(decode, data)
     if decode.field and not op.value(values, decode.unless):
         return select(result, decode.field)

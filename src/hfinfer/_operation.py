@@ -50,6 +50,8 @@ class Decode(NamedTuple):
     zip: tuple[tuple[str, str], ...] = ()
     field: tuple[str, ...] = ()
     unless: str | None = None
+    check: Check | None = None
+    """For a plain JSON result (no generated type): what the decoded value must be."""
 
 
 class StreamDecode(NamedTuple):

@@ -44,48 +44,52 @@ def _got(value: Any) -> str:
 
 
 def check_value(method: str, name: str, check: Check, value: Any) -> None:
-    def fail(message: str) -> InferenceInputError:
-        return InferenceInputError(method, name, message)
+    """Raise `InferenceInputError` when an argument's value breaks its schema."""
+    message = problem(check, value)
+    if message is not None:
+        raise InferenceInputError(method, name, message)
 
+
+def problem(check: Check, value: Any) -> str | None:
+    """What is wrong with `value` under `check` ("must be …"), or None. For arguments and
+    for responses whose schema is a plain JSON value (no generated type)."""
     if check.types and not any(_is(value, t) for t in check.types):
-        raise fail(f"must be {_expected(check.types)}, got {type(value).__name__} {_got(value)}")
+        return f"must be {_expected(check.types)}, got {type(value).__name__} {_got(value)}"
     if (
         check.enum is not None
         and isinstance(value, (str, int, float, bool))
         and value not in check.enum
     ):
         allowed = ", ".join(repr(v) for v in check.enum)
-        raise fail(f"must be one of {allowed}, got {_got(value)}")
+        return f"must be one of {allowed}, got {_got(value)}"
     if isinstance(value, float) and not math.isfinite(value):
-        raise fail(f"must be a finite number, got {value}")  # JSON has no NaN or infinity
+        return f"must be a finite number, got {value}"  # JSON has no NaN or infinity
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if check.minimum is not None and value < check.minimum:
-            raise fail(f"must be >= {check.minimum}, got {value}")
+            return f"must be >= {check.minimum}, got {value}"
         if check.maximum is not None and value > check.maximum:
-            raise fail(f"must be <= {check.maximum}, got {value}")
+            return f"must be <= {check.maximum}, got {value}"
         if check.exclusive_minimum is not None and value <= check.exclusive_minimum:
-            raise fail(f"must be > {check.exclusive_minimum}, got {value}")
+            return f"must be > {check.exclusive_minimum}, got {value}"
         if check.exclusive_maximum is not None and value >= check.exclusive_maximum:
-            raise fail(f"must be < {check.exclusive_maximum}, got {value}")
+            return f"must be < {check.exclusive_maximum}, got {value}"
     if isinstance(value, (list, tuple)):
         if check.min_items is not None and len(value) < check.min_items:
-            raise fail(f"must have at least {check.min_items} item(s), got {len(value)}")
+            return f"must have at least {check.min_items} item(s), got {len(value)}"
         for i, item in enumerate(value):
             if check.item_types and not any(_is(item, t) for t in check.item_types):
-                raise fail(
-                    f"[{i}] must be {_expected(check.item_types)}, got {type(item).__name__} {_got(item)}"
-                )
+                got = f"{type(item).__name__} {_got(item)}"
+                return f"[{i}] must be {_expected(check.item_types)}, got {got}"
             if isinstance(item, float) and not math.isfinite(item):
-                raise fail(f"[{i}] must be a finite number, got {item}")
+                return f"[{i}] must be a finite number, got {item}"
             if check.item_enum is not None and item not in check.item_enum:
                 allowed = ", ".join(repr(v) for v in check.item_enum)
-                raise fail(f"[{i}] must be one of {allowed}, got {_got(item)}")
+                return f"[{i}] must be one of {allowed}, got {_got(item)}"
     if isinstance(value, str) and check.min_length is not None and len(value) < check.min_length:
-        raise fail(
-            "must not be empty"
-            if check.min_length == 1
-            else f"must have at least {check.min_length} characters"
-        )
+        if check.min_length == 1:
+            return "must not be empty"
+        return f"must have at least {check.min_length} characters"
+    return None
 
 
 def _check_binary(method: str, arg: Arg, value: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from typing import Any
 
@@ -257,3 +258,27 @@ async def test_decoder_input_details_needs_details(flavour: str, mock: respx.Moc
     with pytest.warns(UserWarning):
         await call(flavour, "text_generation", "x", model="gpt2", decoder_input_details=True)
     assert sent_json(only_request(route))["parameters"]["decoder_input_details"] is False
+
+
+@pytest.mark.parametrize(
+    ("method", "args", "body", "message"),
+    [
+        ("sentence_similarity", ("a", ["b"]), {"scores": [0.5]}, "must be a list, got dict"),
+        ("sentence_similarity", ("a", ["b"]), [0.5, "high"], "[1] must be a number, got str"),
+        ("tabular_regression", ({"x": ["1"]},), None, "must be a list, got NoneType"),
+    ],
+)
+@pytest.mark.parametrize("flavour", FLAVOURS)
+async def test_plain_json_results_are_checked_against_the_output_schema(
+    flavour: str,
+    mock: respx.MockRouter,
+    method: str,
+    args: tuple[Any, ...],
+    body: Any,
+    message: str,
+) -> None:
+    url = "http://127.0.0.1:8080/m"
+    mock.post(url).mock(return_value=httpx.Response(200, content=json.dumps(body).encode()))
+    with pytest.raises(hfinfer.InferenceDecodeError) as info:
+        await call(flavour, method, *args, model=url)
+    assert f"{method}(): the response {message}" in str(info.value)
