@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -49,15 +50,16 @@ def read_request(sock: socket.socket, buffer: bytearray) -> bytes | None:
 class RawServer:
     """Answers the n-th request with `replies[n]` (the last one repeats); records everything."""
 
-    def __init__(self, replies: list[Reply]) -> None:
+    def __init__(self, replies: list[Reply], tls: ssl.SSLContext | None = None) -> None:
         self.replies = replies
+        self.tls = tls
         self.requests: list[bytes] = []
         self.connections = 0
         self._sock = socket.socket()
         self._sock.bind(("127.0.0.1", 0))
         self._sock.listen(64)
         self.port = self._sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._accept = threading.Thread(target=self._serve, daemon=True)
@@ -77,6 +79,12 @@ class RawServer:
 
     def _handle(self, conn: socket.socket) -> None:
         buffer = bytearray()
+        if self.tls is not None:
+            try:
+                conn = self.tls.wrap_socket(conn, server_side=True)
+            except (OSError, ssl.SSLError):
+                conn.close()
+                return
         with conn:
             while True:
                 try:
@@ -103,8 +111,8 @@ class RawServer:
 
 
 @contextmanager
-def raw_server(*replies: Reply) -> Iterator[RawServer]:
-    server = RawServer(list(replies))
+def raw_server(*replies: Reply, tls: ssl.SSLContext | None = None) -> Iterator[RawServer]:
+    server = RawServer(list(replies), tls)
     try:
         yield server
     finally:
