@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import ssl
 from collections.abc import AsyncIterator
 from typing import Any
@@ -21,11 +22,16 @@ from hfinfer import _http11
 from hfinfer._http11 import MAX_HEAD, ChunkedReader, Head, ProtocolViolation
 from hfinfer._pool import (
     KEEPALIVE_EXPIRY,
+    WRITE_SIZE,
     IdleConnections,
     Origin,
     encode_head,
     fixed_body,
+    is_chunked,
     origin_of,
+    replayable,
+    server_gone,
+    slices,
     ssl_context,
     timeouts,
 )
@@ -43,8 +49,9 @@ class _Closed(Exception):
 class Connection(asyncio.Protocol):
     """One socket: bytes received wait in a buffer for a single reader at a time."""
 
-    def __init__(self, origin: Origin) -> None:
+    def __init__(self, origin: Origin, sock: socket.socket) -> None:
         self.origin = origin
+        self.sock = sock
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
@@ -56,6 +63,10 @@ class Connection(asyncio.Protocol):
         self._drain: asyncio.Future[None] | None = None
         self._lost: asyncio.Future[None] = self.loop.create_future()
         self._paused = False
+
+    def itself(self) -> Connection:
+        """The protocol factory asyncio asks for: this connection."""
+        return self
 
     # -- asyncio callbacks -------------------------------------------------------------------
 
@@ -106,7 +117,8 @@ class Connection(asyncio.Protocol):
             and now - self.idle_since <= KEEPALIVE_EXPIRY
         )
 
-    async def write(self, data: bytes, timeout: float | None) -> None:
+    async def write(self, data: bytes | memoryview, timeout: float | None) -> None:
+        """Write, then wait (up to `timeout`) while asyncio's buffer is above its high mark."""
         if self.transport is None or self.transport.is_closing():
             raise _Closed
         self.transport.write(data)
@@ -136,13 +148,24 @@ class Connection(asyncio.Protocol):
         self.buffer[:0] = data
 
     def close(self) -> None:
-        if self.transport is not None and not self.loop.is_closed():
+        """Close gracefully (what is buffered is still sent): for idle connections."""
+        if self.loop.is_closed():
+            self.sock.close()  # its loop is gone: asyncio can no longer close it
+        elif self.transport is not None:
             self.transport.close()
+
+    def abort(self) -> None:
+        """Close at once, dropping anything not yet sent: for cancelled or failed requests."""
+        if self.loop.is_closed():
+            self.sock.close()
+        elif self.transport is not None:
+            self.transport.abort()
 
     async def aclose(self) -> None:
         """Close now, and return once the socket is closed (asyncio closes it on a later turn
         of the loop): a server sees a stream's cancellation before `aclose()` returns."""
         if self.transport is None or self.loop.is_closed():
+            self.abort()
             return
         self.transport.abort()  # nothing of ours is left to flush
         with contextlib.suppress(TimeoutError):
@@ -181,24 +204,44 @@ class AsyncHTTPTransport(httpx.AsyncBaseTransport):
     async def _connect(
         self, origin: Origin, request: httpx.Request, timeout: float | None
     ) -> Connection:
-        scheme, host, port = origin
-        loop = asyncio.get_running_loop()
-        if scheme == "https" and self._ssl is None:
+        if origin[0] == "https" and self._ssl is None:
             self._ssl = ssl_context(self._trust_env)
-        tls: dict[str, Any] = (
-            {"ssl": self._ssl, "server_hostname": host} if scheme == "https" else {}
-        )
-        connecting = loop.create_connection(lambda: Connection(origin), host, port, **tls)
         try:
             if timeout is None:
-                _, conn = await connecting
-            else:
-                _, conn = await asyncio.wait_for(connecting, timeout)
+                return await self._open(origin)
+            return await asyncio.wait_for(self._open(origin), timeout)
         except (TimeoutError, asyncio.TimeoutError) as exc:
             raise httpx.ConnectTimeout("connect timed out", request=request) from exc
         except OSError as exc:
             raise httpx.ConnectError(str(exc), request=request) from exc
-        return conn
+
+    async def _open(self, origin: Origin) -> Connection:
+        """Connect a socket of our own (kept, so it can be closed even after its loop has
+        closed), then hand it to asyncio, with TLS for https."""
+        scheme, host, port = origin
+        loop = asyncio.get_running_loop()
+        error: OSError | None = None
+        for family, kind, proto, _, address in await loop.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM
+        ):
+            sock = socket.socket(family, kind, proto)
+            try:
+                sock.setblocking(False)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                await loop.sock_connect(sock, address)
+                tls: dict[str, Any] = (
+                    {"ssl": self._ssl, "server_hostname": host} if scheme == "https" else {}
+                )
+                protocol = Connection(origin, sock)
+                await loop.create_connection(protocol.itself, sock=sock, **tls)
+                return protocol
+            except OSError as exc:
+                sock.close()
+                error = exc
+            except BaseException:
+                sock.close()
+                raise
+        raise error or OSError(f"cannot resolve {host!r}")
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self._idle.closed:
@@ -211,16 +254,18 @@ class AsyncHTTPTransport(httpx.AsyncBaseTransport):
             return await self._fallback.handle_async_request(request)
         origin = origin_of(request.url)
         connect_t, read_t, write_t = timeouts(request)
+        payload = fixed_body(request)
         while True:
             conn = self._idle.take(origin) or await self._connect(origin, request, connect_t)
             try:
-                await self._send(conn, request, write_t)
-                head = await self._receive_head(conn, request, read_t)
-            except _Stale:
-                conn.close()
-                continue
+                head = await self._exchange(conn, request, payload, read_t, write_t)
+            except _Stale as exc:
+                conn.abort()
+                if replayable(request, payload):
+                    continue  # a reused connection the server had closed: send on a new one
+                raise server_gone(request) from exc
             except BaseException:
-                conn.close()
+                conn.abort()  # cancelled or failed: nothing more of this request goes out
                 raise
             return httpx.Response(
                 head.status,
@@ -230,22 +275,47 @@ class AsyncHTTPTransport(httpx.AsyncBaseTransport):
                 request=request,
             )
 
-    async def _send(self, conn: Connection, request: httpx.Request, timeout: float | None) -> None:
+    async def _exchange(
+        self,
+        conn: Connection,
+        request: httpx.Request,
+        payload: bytes | None,
+        read_t: float | None,
+        write_t: float | None,
+    ) -> Head:
         try:
-            payload = fixed_body(request)
-            if payload is not None:
-                await conn.write(encode_head(request, chunked=False) + payload, timeout)
+            await self._send(conn, request, payload, write_t)
+        except httpx.WriteError as write_error:
+            # The server may have answered early (413, 401…) and closed: that answer wins.
+            try:
+                head = await self._receive_head(conn, request, read_t)
+            except (httpx.TransportError, _Stale):
+                raise write_error from None
+            head.keep_alive = False
+            return head
+        return await self._receive_head(conn, request, read_t)
+
+    async def _send(
+        self, conn: Connection, request: httpx.Request, payload: bytes | None, timeout: float | None
+    ) -> None:
+        try:
+            head = encode_head(request)
+            if payload is not None and len(payload) <= WRITE_SIZE:
+                await conn.write(head + payload, timeout)
                 return
-            chunked = "content-length" not in request.headers and request.method not in (
-                "GET",
-                "HEAD",
-            )
-            await conn.write(encode_head(request, chunked), timeout)
-            async for piece in request.stream:  # type: ignore[union-attr]
-                if piece:
-                    await conn.write(_http11.chunk(piece) if chunked else piece, timeout)
-            if chunked:
+            await conn.write(head, timeout)
+            if payload is not None:
+                for piece in slices(payload):
+                    await conn.write(piece, timeout)
+            elif is_chunked(request):
+                async for part in request.stream:  # type: ignore[union-attr]
+                    for piece in slices(part):
+                        await conn.write(_http11.chunk(bytes(piece)), timeout)
                 await conn.write(_http11.LAST_CHUNK, timeout)
+            elif "content-length" in request.headers:
+                async for part in request.stream:  # type: ignore[union-attr]
+                    for piece in slices(part):
+                        await conn.write(piece, timeout)
         except TimeoutError as exc:
             raise httpx.WriteTimeout("write timed out", request=request) from exc
         except (_Closed, OSError) as exc:
@@ -259,23 +329,21 @@ class AsyncHTTPTransport(httpx.AsyncBaseTransport):
         method = request.method.encode("ascii")
         data = b""
         while True:
-            end = data.find(b"\r\n\r\n")
-            while end < 0:
+            bounds = _http11.head_end(data)
+            while bounds is None:
                 if len(data) > MAX_HEAD or not _http11.may_be_http(data):
                     raise httpx.RemoteProtocolError(_http11.not_http(data), request=request)
                 chunk = await _read(conn, request, timeout, stale_ok=not data)
                 if not chunk:
                     if conn.reused and not data:
                         raise _Stale
-                    raise httpx.RemoteProtocolError(
-                        "Server disconnected without sending a response.", request=request
-                    )
+                    raise server_gone(request)
                 conn.reused = False
                 data += chunk
-                end = data.find(b"\r\n\r\n", max(0, len(data) - len(chunk) - 3))
-            rest = data[end + 4 :]
+                bounds = _http11.head_end(data, len(data) - len(chunk) - 3)
+            rest = data[bounds[1] :]
             try:
-                head = _http11.parse_head(data[:end], method)
+                head = _http11.parse_head(data[: bounds[0]], method)
             except ProtocolViolation as exc:
                 raise httpx.RemoteProtocolError(str(exc), request=request) from exc
             if 100 <= head.status < 200 and head.status != 101:

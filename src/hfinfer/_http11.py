@@ -6,6 +6,7 @@ Shared by the sync and async connection pools (`_pool.py`, `_apool.py`). Errors 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 MAX_HEAD = 256 * 1024
@@ -64,17 +65,42 @@ class Head:
         self.keep_alive = keep_alive
 
 
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
+_LINE = re.compile(rb"\r?\n")
+_DIGITS = re.compile(rb"[0-9]+")
+_HEX = re.compile(rb"[0-9A-Fa-f]+")
+
+
+def head_end(data: bytes, start: int = 0) -> tuple[int, int] | None:
+    """Where the head in `data` ends (the blank line's start and end), searching from `start`.
+
+    CRLF is the standard; a bare LF is tolerated, as RFC 9112 allows a recipient to.
+    """
+    match = _HEAD_END.search(data, max(0, start))
+    return None if match is None else (match.start(), match.end())
+
+
+def _lines(data: bytes) -> list[bytes]:
+    """Header lines, with obsolete line folding undone (a continuation joins with one space)."""
+    lines: list[bytes] = []
+    for line in _LINE.split(data):
+        if line[:1] in (b" ", b"\t") and len(lines) > 1:
+            lines[-1] += b" " + line.strip()
+        else:
+            lines.append(line)
+    return lines
+
+
 def parse_head(data: bytes, method: bytes) -> Head:
     """Parse the bytes before the blank line (excluded) of a response."""
-    lines = data.split(b"\r\n")
+    lines = _lines(data)
     status_line = lines[0]
     parts = status_line.split(b" ", 2)
-    if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or len(parts[1]) != 3:
+    if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not _DIGITS.fullmatch(parts[1]):
         raise ProtocolViolation(f"not an HTTP/1.x status line: {status_line[:80]!r}")
-    try:
-        status = int(parts[1])
-    except ValueError:
-        raise ProtocolViolation(f"bad status code in {status_line[:80]!r}") from None
+    status = int(parts[1])
+    if not 100 <= status <= 999:
+        raise ProtocolViolation(f"bad status code in {status_line[:80]!r}")
     version = parts[0]
     headers: list[tuple[bytes, bytes]] = []
     length: int | None = None
@@ -88,20 +114,20 @@ def parse_head(data: bytes, method: bytes) -> Head:
         headers.append((name, value))
         lower = name.lower()
         if lower == b"content-length":
-            try:
-                declared = int(value)
-            except ValueError:
-                raise ProtocolViolation(f"bad Content-Length {value[:40]!r}") from None
-            if declared < 0 or (length is not None and length != declared):
+            if not _DIGITS.fullmatch(value) or (length is not None and length != int(value)):
                 raise ProtocolViolation(f"bad Content-Length {value[:40]!r}")
-            length = declared
+            length = int(value)
         elif lower == b"transfer-encoding":
             chunked = value.lower().endswith(b"chunked")
         elif lower == b"connection":
-            connection = value.lower()
+            connection += b"," + value.lower()
     keep_alive = (
         b"keep-alive" in connection if version == b"HTTP/1.0" else b"close" not in connection
     )
+    if chunked and length is not None:
+        keep_alive = False  # both framings announced: read it as chunked, then do not trust it
+    if status == 101:
+        keep_alive = False  # the connection now speaks another protocol
     if method == b"HEAD" or status in _NO_BODY_STATUSES or 100 <= status < 200:
         length, chunked = 0, False
     elif not chunked and length is None:
@@ -157,12 +183,9 @@ class ChunkedReader:
                     self.done = True
                 continue
             size_text = line.split(b";", 1)[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                raise ProtocolViolation(f"bad chunk size {size_text[:20]!r}") from None
-            if size < 0:
+            if not _HEX.fullmatch(size_text):
                 raise ProtocolViolation(f"bad chunk size {size_text[:20]!r}")
+            size = int(size_text, 16)
             if size == 0:
                 self._trailers = True
             else:

@@ -24,6 +24,7 @@ from hfinfer import _http11
 from hfinfer._http11 import MAX_HEAD, ChunkedReader, Head, ProtocolViolation
 
 READ_SIZE = 256 * 1024
+WRITE_SIZE = 64 * 1024
 KEEPALIVE_EXPIRY = 5.0
 
 Origin = tuple[str, str, int]
@@ -54,11 +55,45 @@ def fixed_body(request: httpx.Request) -> bytes | None:
     return None
 
 
-def encode_head(request: httpx.Request, chunked: bool) -> bytes:
-    headers = request.headers.raw
-    if chunked:
-        headers = [*headers, (b"Transfer-Encoding", b"chunked")]
-    return _http11.request_head(request.method.encode("ascii"), request.url.raw_path, headers)
+def is_chunked(request: httpx.Request) -> bool:
+    """httpx announces a streamed body with `Transfer-Encoding: chunked`: frame it so."""
+    return str(request.headers.get("transfer-encoding", "")).lower() == "chunked"
+
+
+def replayable(request: httpx.Request, payload: bytes | None) -> bool:
+    """The request can be sent again as it was: no body, or a body held in memory."""
+    headers = request.headers
+    has_body = "transfer-encoding" in headers or str(headers.get("content-length", "0")) != "0"
+    return payload is not None or not has_body
+
+
+def encode_head(request: httpx.Request) -> bytes:
+    return _http11.request_head(
+        request.method.encode("ascii"), request.url.raw_path, request.headers.raw
+    )
+
+
+def slices(data: bytes) -> Iterator[memoryview]:
+    """`data` in WRITE_SIZE pieces, so that a write timeout bounds each write, not the upload."""
+    view = memoryview(data)
+    for start in range(0, len(view), WRITE_SIZE):
+        yield view[start : start + WRITE_SIZE]
+
+
+def server_gone(request: httpx.Request) -> httpx.RemoteProtocolError:
+    return httpx.RemoteProtocolError(
+        "Server disconnected without sending a response.", request=request
+    )
+
+
+def _readable(sock: socket.socket) -> bool:
+    """Whether a read would not block; poll() where it exists (select() stops at fd 1024)."""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
+    readable, _, _ = select.select([sock], [], [], 0)
+    return bool(readable)
 
 
 class Connection:
@@ -84,10 +119,9 @@ class Connection:
         if now - self.idle_since > KEEPALIVE_EXPIRY:
             return False
         try:
-            readable, _, _ = select.select([self.sock], [], [], 0)
+            return not _readable(self.sock)  # readable while idle: EOF or stray bytes, drop it
         except (OSError, ValueError):
             return False
-        return not readable  # readable while idle means EOF or stray bytes: either way, drop it
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -204,11 +238,12 @@ class HTTPTransport(httpx.BaseTransport):
         while True:
             conn = self._checkout(origin) or self._connect(origin, request, connect_t)
             try:
-                self._send(conn, request, payload, write_t)
-                head = self._receive_head(conn, request, read_t)
-            except _StaleConnection:
+                head = self._exchange(conn, request, payload, read_t, write_t)
+            except _StaleConnection as exc:
                 conn.close()
-                continue  # a reused socket the server had closed: nothing was processed
+                if replayable(request, payload):
+                    continue  # a reused socket the server had closed: send again on a new one
+                raise server_gone(request) from exc
             except BaseException:
                 conn.close()
                 raise
@@ -220,24 +255,49 @@ class HTTPTransport(httpx.BaseTransport):
                 request=request,
             )
 
+    def _exchange(
+        self,
+        conn: Connection,
+        request: httpx.Request,
+        payload: bytes | None,
+        read_t: float | None,
+        write_t: float | None,
+    ) -> Head:
+        try:
+            self._send(conn, request, payload, write_t)
+        except httpx.WriteError as write_error:
+            # The server may have answered early (413, 401…) and closed: that answer wins.
+            try:
+                head = self._receive_head(conn, request, read_t)
+            except (httpx.TransportError, _StaleConnection):
+                raise write_error from None
+            head.keep_alive = False
+            return head
+        return self._receive_head(conn, request, read_t)
+
     def _send(
         self, conn: Connection, request: httpx.Request, payload: bytes | None, timeout: float | None
     ) -> None:
         conn.set_timeout(timeout)
+        sock = conn.sock
         try:
-            if payload is not None:
-                conn.sock.sendall(encode_head(request, chunked=False) + payload)
+            head = encode_head(request)
+            if payload is not None and len(payload) <= WRITE_SIZE:
+                sock.sendall(head + payload)
                 return
-            chunked = "content-length" not in request.headers and request.method not in (
-                "GET",
-                "HEAD",
-            )
-            conn.sock.sendall(encode_head(request, chunked))
-            for piece in request.stream:  # type: ignore[union-attr]
-                if piece:
-                    conn.sock.sendall(_http11.chunk(piece) if chunked else piece)
-            if chunked:
-                conn.sock.sendall(_http11.LAST_CHUNK)
+            sock.sendall(head)
+            if payload is not None:
+                for piece in slices(payload):
+                    sock.sendall(piece)
+            elif is_chunked(request):
+                for part in request.stream:  # type: ignore[union-attr]
+                    for piece in slices(part):
+                        sock.sendall(_http11.chunk(bytes(piece)))
+                sock.sendall(_http11.LAST_CHUNK)
+            elif "content-length" in request.headers:
+                for part in request.stream:  # type: ignore[union-attr]
+                    for piece in slices(part):
+                        sock.sendall(piece)
         except TimeoutError as exc:
             raise httpx.WriteTimeout(str(exc) or "write timed out", request=request) from exc
         except OSError as exc:
@@ -252,23 +312,21 @@ class HTTPTransport(httpx.BaseTransport):
         method = request.method.encode("ascii")
         while True:
             data = conn.buffer
-            end = data.find(b"\r\n\r\n")
-            while end < 0:
+            bounds = _http11.head_end(data)
+            while bounds is None:
                 if len(data) > MAX_HEAD or not _http11.may_be_http(data):
                     raise httpx.RemoteProtocolError(_http11.not_http(data), request=request)
                 chunk = recv(conn, request)
                 if not chunk:
                     if conn.reused and not data:
                         raise _StaleConnection
-                    raise httpx.RemoteProtocolError(
-                        "Server disconnected without sending a response.", request=request
-                    )
+                    raise server_gone(request)
                 conn.reused = False  # the server answered: no longer a stale-socket suspect
                 data += chunk
-                end = data.find(b"\r\n\r\n", max(0, len(data) - len(chunk) - 3))
-            conn.buffer = data[end + 4 :]
+                bounds = _http11.head_end(data, len(data) - len(chunk) - 3)
+            conn.buffer = data[bounds[1] :]
             try:
-                head = _http11.parse_head(data[:end], method)
+                head = _http11.parse_head(data[: bounds[0]], method)
             except ProtocolViolation as exc:
                 raise httpx.RemoteProtocolError(str(exc), request=request) from exc
             if 100 <= head.status < 200 and head.status != 101:

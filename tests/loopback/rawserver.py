@@ -55,6 +55,8 @@ class RawServer:
         self.tls = tls
         self.requests: list[bytes] = []
         self.connections = 0
+        self.closed_by_client = 0
+        """Connections on which the server read EOF (the client closed them)."""
         self._sock = socket.socket()
         self._sock.bind(("127.0.0.1", 0))
         self._sock.listen(64)
@@ -92,6 +94,8 @@ class RawServer:
                 except OSError:
                     return
                 if request is None:
+                    with self._lock:
+                        self.closed_by_client += 1
                     return
                 with self._lock:
                     index = len(self.requests)
