@@ -52,6 +52,17 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", "-q", *session.posargs)
 
 
+@nox.session(python="3.10")
+def compat(session: nox.Session) -> None:
+    """The runtime's tests on the oldest supported Python (needs a python3.10 on PATH).
+
+    The generator's own tests are left out: datamodel-code-generator deprecates Python 3.10,
+    and the generator (a development tool) runs on 3.11 in the other sessions.
+    """
+    _install_dev(session)
+    session.run("pytest", "-q", "--ignore=tests/codegen", *session.posargs)
+
+
 @nox.session(python=PYTHON)
 def soak(session: nox.Session) -> None:
     """10,000 sync and 10,000 async calls against the fault server, ~10% of them faulted."""
