@@ -6,10 +6,14 @@ import json
 import socketserver
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
+
+from hfinfer._apool import AsyncHTTPTransport
+from hfinfer._pool import HTTPTransport
 
 CHUNK = (
     'data: {"choices":[{"delta":{"content":"tok"},"index":0}],"created":1,"id":"c","model":"m"}\n\n'
@@ -134,3 +138,17 @@ def loopback() -> Iterator[Loopback]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+@pytest.fixture
+def client() -> Iterator[httpx.Client]:
+    """A bare httpx client on hfinfer's sync transport."""
+    with httpx.Client(transport=HTTPTransport(), timeout=5) as http:
+        yield http
+
+
+@pytest.fixture
+async def aclient() -> AsyncIterator[httpx.AsyncClient]:
+    """A bare httpx client on hfinfer's asyncio transport."""
+    async with httpx.AsyncClient(transport=AsyncHTTPTransport(), timeout=5) as http:
+        yield http

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
 from hfinfer import AsyncInferenceClient, InferenceClient, InferenceConnectionError
-from hfinfer._apool import AsyncHTTPTransport
 from hfinfer._apool import Connection as AsyncConnection
 from hfinfer._pool import Connection, HTTPTransport
 
@@ -21,18 +20,6 @@ CHUNKED = (
     b"5;ext=1\r\nhello\r\n1\r\n \r\n5\r\nworld\r\n0\r\nx-trailer: t\r\n\r\n"
 )
 LABELS = b'[{"label":"POSITIVE","score":0.9}]'
-
-
-@pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client(transport=HTTPTransport(), timeout=5) as http:
-        yield http
-
-
-@pytest.fixture
-async def aclient() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=AsyncHTTPTransport(), timeout=5) as http:
-        yield http
 
 
 # -- framing ------------------------------------------------------------------------------------

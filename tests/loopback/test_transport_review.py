@@ -27,18 +27,6 @@ from .rawserver import CLOSE_AFTER, raw_server, respond
 pytestmark = pytest.mark.timeout(30)
 
 
-@pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client(transport=HTTPTransport(), timeout=5) as http:
-        yield http
-
-
-@pytest.fixture
-async def aclient() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=AsyncHTTPTransport(), timeout=5) as http:
-        yield http
-
-
 # -- small servers --------------------------------------------------------------------------------
 
 
