@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from hfinfer import _http11
-from hfinfer._http11 import MAX_HEAD, ChunkedReader, Head, ProtocolViolation
+from hfinfer._http11 import ChunkedReader, Head, HeadReader, ProtocolViolation
 from hfinfer._pool import (
     KEEPALIVE_EXPIRY,
     WRITE_SIZE,
@@ -27,6 +27,7 @@ from hfinfer._pool import (
     Origin,
     encode_head,
     fixed_body,
+    framed,
     is_chunked,
     origin_of,
     replayable,
@@ -307,15 +308,14 @@ class AsyncHTTPTransport(httpx.AsyncBaseTransport):
             if payload is not None:
                 for piece in slices(payload):
                     await conn.write(piece, timeout)
-            elif is_chunked(request):
+                return
+            chunked = is_chunked(request)
+            if chunked or "content-length" in request.headers:
                 async for part in request.stream:  # type: ignore[union-attr]
-                    for piece in slices(part):
-                        await conn.write(_http11.chunk(bytes(piece)), timeout)
+                    for framed_piece in framed(part, chunked):
+                        await conn.write(framed_piece, timeout)
+            if chunked:
                 await conn.write(_http11.LAST_CHUNK, timeout)
-            elif "content-length" in request.headers:
-                async for part in request.stream:  # type: ignore[union-attr]
-                    for piece in slices(part):
-                        await conn.write(piece, timeout)
         except TimeoutError as exc:
             raise httpx.WriteTimeout("write timed out", request=request) from exc
         except (_Closed, OSError) as exc:
@@ -326,32 +326,22 @@ class AsyncHTTPTransport(httpx.AsyncBaseTransport):
     async def _receive_head(
         self, conn: Connection, request: httpx.Request, timeout: float | None
     ) -> Head:
-        method = request.method.encode("ascii")
-        data = b""
-        while True:
-            bounds = _http11.head_end(data)
-            while bounds is None:
-                if len(data) > MAX_HEAD or not _http11.may_be_http(data):
-                    raise httpx.RemoteProtocolError(_http11.not_http(data), request=request)
-                chunk = await _read(conn, request, timeout, stale_ok=not data)
+        reader = HeadReader(request.method.encode("ascii"))
+        head = None
+        try:
+            while head is None:
+                chunk = await _read(conn, request, timeout)
                 if not chunk:
-                    if conn.reused and not data:
+                    if conn.reused:  # not a byte of an answer on a reused connection
                         raise _Stale
                     raise server_gone(request)
                 conn.reused = False
-                data += chunk
-                bounds = _http11.head_end(data, len(data) - len(chunk) - 3)
-            rest = data[bounds[1] :]
-            try:
-                head = _http11.parse_head(data[: bounds[0]], method)
-            except ProtocolViolation as exc:
-                raise httpx.RemoteProtocolError(str(exc), request=request) from exc
-            if 100 <= head.status < 200 and head.status != 101:
-                data = rest
-                continue
-            if rest:
-                conn.unread(rest)
-            return head
+                head = reader.feed(chunk)
+        except ProtocolViolation as exc:
+            raise httpx.RemoteProtocolError(str(exc), request=request) from exc
+        if reader.rest:
+            conn.unread(reader.rest)
+        return head
 
     async def aclose(self) -> None:
         for conn in self._idle.clear():
@@ -364,15 +354,14 @@ class _Stale(Exception):
     """A reused keep-alive connection turned out closed before the server read anything."""
 
 
-async def _read(
-    conn: Connection, request: httpx.Request, timeout: float | None, stale_ok: bool = False
-) -> bytes:
+async def _read(conn: Connection, request: httpx.Request, timeout: float | None) -> bytes:
+    """Bytes received, b"" at EOF; a reused connection failing before any answer is stale."""
     try:
         return await conn.read(timeout)
     except TimeoutError as exc:
         raise httpx.ReadTimeout("read timed out", request=request) from exc
     except _Closed as exc:
-        if conn.reused and stale_ok:
+        if conn.reused:
             raise _Stale from exc
         raise httpx.ReadError(str(exc.__cause__ or "connection closed"), request=request) from exc
 

@@ -136,6 +136,37 @@ def parse_head(data: bytes, method: bytes) -> Head:
     return Head(status, reason, version, headers, length, chunked, keep_alive)
 
 
+class HeadReader:
+    """Incremental reader of a response head: feed raw bytes, get the final head.
+
+    Interim answers (100 Continue…) are skipped; bytes after the head are left in `rest`. A
+    peer that is plainly not speaking HTTP/1.x, or a head over MAX_HEAD, is a violation.
+    """
+
+    __slots__ = ("_data", "_method", "rest")
+
+    def __init__(self, method: bytes) -> None:
+        self._method = method
+        self._data = b""
+        self.rest = b""
+
+    def feed(self, chunk: bytes) -> Head | None:
+        data = self._data + chunk
+        bounds = head_end(data, len(self._data) - 3)
+        while True:
+            if bounds is None:
+                if len(data) > MAX_HEAD or not may_be_http(data):
+                    raise ProtocolViolation(not_http(data))
+                self._data = data
+                return None
+            head = parse_head(data[: bounds[0]], self._method)
+            data = data[bounds[1] :]
+            if not (100 <= head.status < 200 and head.status != 101):
+                self._data, self.rest = b"", data
+                return head
+            bounds = head_end(data)  # an interim answer: the real one follows
+
+
 class ChunkedReader:
     """Incremental decoder of a chunked body: feed raw bytes, get body bytes."""
 

@@ -21,7 +21,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import httpx
 
 from hfinfer import _http11
-from hfinfer._http11 import MAX_HEAD, ChunkedReader, Head, ProtocolViolation
+from hfinfer._http11 import ChunkedReader, Head, HeadReader, ProtocolViolation
 
 READ_SIZE = 256 * 1024
 WRITE_SIZE = 64 * 1024
@@ -78,6 +78,12 @@ def slices(data: bytes) -> Iterator[memoryview]:
     view = memoryview(data)
     for start in range(0, len(view), WRITE_SIZE):
         yield view[start : start + WRITE_SIZE]
+
+
+def framed(part: bytes, chunked: bool) -> Iterator[bytes | memoryview]:
+    """A part of a streamed body as it goes out: WRITE_SIZE slices, each a chunk if chunked."""
+    for piece in slices(part):
+        yield _http11.chunk(bytes(piece)) if chunked else piece
 
 
 def server_gone(request: httpx.Request) -> httpx.RemoteProtocolError:
@@ -289,15 +295,14 @@ class HTTPTransport(httpx.BaseTransport):
             if payload is not None:
                 for piece in slices(payload):
                     sock.sendall(piece)
-            elif is_chunked(request):
+                return
+            chunked = is_chunked(request)
+            if chunked or "content-length" in request.headers:
                 for part in request.stream:  # type: ignore[union-attr]
-                    for piece in slices(part):
-                        sock.sendall(_http11.chunk(bytes(piece)))
+                    for framed_piece in framed(part, chunked):
+                        sock.sendall(framed_piece)
+            if chunked:
                 sock.sendall(_http11.LAST_CHUNK)
-            elif "content-length" in request.headers:
-                for part in request.stream:  # type: ignore[union-attr]
-                    for piece in slices(part):
-                        sock.sendall(piece)
         except TimeoutError as exc:
             raise httpx.WriteTimeout(str(exc) or "write timed out", request=request) from exc
         except OSError as exc:
@@ -309,29 +314,22 @@ class HTTPTransport(httpx.BaseTransport):
         self, conn: Connection, request: httpx.Request, timeout: float | None
     ) -> Head:
         conn.set_timeout(timeout)
-        method = request.method.encode("ascii")
-        while True:
-            data = conn.buffer
-            bounds = _http11.head_end(data)
-            while bounds is None:
-                if len(data) > MAX_HEAD or not _http11.may_be_http(data):
-                    raise httpx.RemoteProtocolError(_http11.not_http(data), request=request)
+        reader = HeadReader(request.method.encode("ascii"))
+        data, conn.buffer = conn.buffer, b""
+        try:
+            head = reader.feed(data)
+            while head is None:
                 chunk = recv(conn, request)
                 if not chunk:
-                    if conn.reused and not data:
+                    if conn.reused:  # not a byte of an answer on a reused socket
                         raise _StaleConnection
                     raise server_gone(request)
                 conn.reused = False  # the server answered: no longer a stale-socket suspect
-                data += chunk
-                bounds = _http11.head_end(data, len(data) - len(chunk) - 3)
-            conn.buffer = data[bounds[1] :]
-            try:
-                head = _http11.parse_head(data[: bounds[0]], method)
-            except ProtocolViolation as exc:
-                raise httpx.RemoteProtocolError(str(exc), request=request) from exc
-            if 100 <= head.status < 200 and head.status != 101:
-                continue  # 100 Continue and other interim answers
-            return head
+                head = reader.feed(chunk)
+        except ProtocolViolation as exc:
+            raise httpx.RemoteProtocolError(str(exc), request=request) from exc
+        conn.buffer = reader.rest
+        return head
 
     def close(self) -> None:
         with self._lock:
@@ -372,7 +370,6 @@ class ResponseBody(httpx.SyncByteStream):
         self._head = head
         self._request = request
         self._timeout = timeout
-        self._complete = False
 
     def __iter__(self) -> Iterator[bytes]:
         conn = self._conn
@@ -390,8 +387,7 @@ class ResponseBody(httpx.SyncByteStream):
         except ProtocolViolation as exc:
             raise httpx.RemoteProtocolError(str(exc), request=self._request) from exc
         finally:
-            if not self._complete:
-                self.close()
+            self.close()  # nothing left to do when the body was read whole
 
     def _sized(self, conn: Connection, length: int) -> Iterator[bytes]:
         data, conn.buffer = conn.buffer[:length], conn.buffer[length:]
@@ -429,12 +425,10 @@ class ResponseBody(httpx.SyncByteStream):
         while data:
             yield data
             data = recv(conn, self._request)
-        self._complete = True
         self._conn = None
         conn.close()
 
     def _finish(self, conn: Connection) -> None:
-        self._complete = True
         self._conn = None
         if self._head.keep_alive and not conn.buffer:
             self._transport.checkin(conn)

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from hfinfer._http11 import (
     ChunkedReader,
+    HeadReader,
     ProtocolViolation,
     may_be_http,
     parse_head,
@@ -109,3 +110,30 @@ def test_parse_head_garbage_raises_only_protocol_violation(data: bytes) -> None:
 )
 def test_not_http_is_detected_from_the_first_bytes(data: bytes, expected: bool) -> None:
     assert may_be_http(data) is expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(cuts=st.lists(st.integers(min_value=0, max_value=120), max_size=8), lf=st.booleans())
+def test_head_reader_split_anywhere(cuts: list[int], lf: bool) -> None:
+    wire = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 4\r\n\r\nbody"
+    if lf:
+        wire = wire.replace(b"\r\n", b"\n")
+    points = sorted({min(c, len(wire)) for c in cuts})
+    reader = HeadReader(b"POST")
+    head = None
+    start = 0
+    for point in [*points, len(wire)]:
+        if head is None:
+            head = reader.feed(wire[start:point])
+            start = point
+    assert head is not None
+    assert (head.status, head.length) == (201, 4)
+    assert reader.rest + wire[start:] == b"body"
+
+
+def test_head_reader_rejects_non_http_and_oversized_heads() -> None:
+    with pytest.raises(ProtocolViolation, match="did not answer in HTTP"):
+        HeadReader(b"GET").feed(b"SSH-2.0-x\r\n")
+    reader = HeadReader(b"GET")
+    with pytest.raises(ProtocolViolation, match="larger than"):
+        reader.feed(b"HTTP/1.1 200 OK\r\nX: " + b"a" * (300 * 1024))
