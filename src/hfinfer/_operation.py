@@ -68,7 +68,7 @@ class Operation:
 
     __slots__ = (
         "accept", "args", "body", "errors", "extra_kwargs", "index", "method", "model_in_body",
-        "response", "route", "stream", "task",
+        "only_with", "response", "route", "stream", "task",
     )  # fmt: skip
 
     def __init__(
@@ -99,6 +99,8 @@ class Operation:
         self.errors = errors
         self.index = {a.name: i for i, a in enumerate(args)}
         """Argument name → position in the values a method passes."""
+        self.only_with = tuple(i for i, a in enumerate(args) if a.only_with is not None)
+        """Positions of the arguments that work only with another one (see `Arg.only_with`)."""
 
     def __repr__(self) -> str:
         return f"<Operation {self.method} ({self.task})>"

@@ -139,8 +139,9 @@ def validate(op: Operation, values: tuple[Any, ...]) -> None:
 def without_ineffective(op: Operation, values: tuple[Any, ...]) -> tuple[Any, ...]:
     """Send as false, with a warning, a flag that only works with another one that is false."""
     out = values
-    for i, arg in enumerate(op.args):
-        if arg.only_with is None or not values[i] or op.value(values, arg.only_with):
+    for i in op.only_with:
+        arg = op.args[i]
+        if not values[i] or op.value(values, arg.only_with):
             continue
         warnings.warn(
             f"{op.method}(): `{arg.name}` has an effect only with `{arg.only_with}=True`;"
