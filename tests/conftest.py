@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 import respx.mocks
 
-# hfinfer's clients use their own HTTP/1.1 transport beneath httpx, not httpcore's pool, so respx
-# must intercept where the httpx client picks its transport (its "httpx" mocker), not in httpcore.
+# The async client's default engine is aiohttp, beneath httpx's API but not on httpcore: respx's
+# "httpx" mocker intercepts where the httpx client picks its transport, so one suite of respx
+# tests covers every engine. (tests/usermocks shows respx's own default, httpcore, at work.)
 respx.mocks.DEFAULT_MOCKER = respx.mocks.HTTPXMocker.name
 
 _connect = socket.socket.connect

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import httpx
 
 from hfinfer._config import ClientConfig
-from hfinfer._core import (
-    DEFAULT_MAX_RETRIES,
+from hfinfer._core import DEFAULT_MAX_RETRIES, ClientCore, check_max_retries
+from hfinfer._encoding import is_url, raw_body
+from hfinfer._engines import Engine, async_http_client
+from hfinfer._hub import (
     RECOMMENDED_TASKS,
-    ClientCore,
-    check_max_retries,
     deployed_models,
     endpoint_info,
     frameworks_for,
@@ -25,10 +25,10 @@ from hfinfer._core import (
     parse_json_response,
     recommended,
 )
-from hfinfer._encoding import is_url, raw_body
 from hfinfer._operation import Operation
+from hfinfer._retry import MAX_RETRY_WAIT
+from hfinfer._sending import Outgoing, send_async
 from hfinfer._streams import AsyncStream
-from hfinfer._transport import Outgoing, async_http_client, send_async
 from hfinfer.errors import BadRequestError
 
 if TYPE_CHECKING:
@@ -63,12 +63,37 @@ class AsyncBaseInferenceClient(ClientCore):
         base_url: str | None = None,
         api_key: str | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
+        max_retry_wait: float = MAX_RETRY_WAIT,
         http_client: httpx.AsyncClient | None = None,
+        engine: Engine = "aiohttp",
+        http2: bool = False,
+        limits: httpx.Limits | None = None,
     ) -> None:
+        """Configure the client; nothing is sent and no connection is opened until the first call.
+
+        Args:
+            model: A model id on the Hub or the URL of an endpoint or server (default for calls).
+            token: A token (str); False to send none; None for `HF_TOKEN` or the token file,
+                sent only to Hugging Face hosts. `api_key` is an alias.
+            timeout: Seconds for the whole call, waits included; None waits forever.
+            headers: Headers sent with every request (they win over hfinfer's own).
+            cookies: Cookies sent with every request.
+            proxies: A proxy URL or a dict like {"https": "http://proxy:3128"}; wins over the env.
+            base_url: OpenAI-style alias of `model`, for chat (`.../v1`).
+            max_retries: Retries of connection errors and 408/429/5xx answers (0 disables).
+            max_retry_wait: The longest `Retry-After` to sleep on; above it the call fails at once.
+            http_client: Your own httpx client to send with (hfinfer then never closes it).
+            trust_env: Honour `HTTP(S)_PROXY`, `NO_PROXY`, `SSL_CERT_FILE` (default False, as
+                the reference's async client).
+            engine: "aiohttp" (default) or "httpx": the HTTP engine beneath httpx's API.
+            http2: Speak HTTP/2 where the server offers it (engine="httpx" and `hfinfer[http2]`).
+            limits: Bounds of the connection pool (`httpx.Limits`).
+        """
         super().__init__(
             ClientConfig.build(
                 model, token=token, api_key=api_key, timeout=timeout, headers=headers, cookies=cookies,
                 proxies=proxies, base_url=base_url, trust_env=trust_env, max_retries=max_retries,
+                max_retry_wait=max_retry_wait, http2=http2, limits=limits, engine=engine,
             )
         )  # fmt: skip
         self._http: httpx.AsyncClient | None = http_client
@@ -77,6 +102,11 @@ class AsyncBaseInferenceClient(ClientCore):
     @property
     def trust_env(self) -> bool:
         return self._config.trust_env
+
+    @property
+    def engine(self) -> Engine:
+        """The HTTP engine beneath httpx: "aiohttp" (default) or "httpx"."""
+        return "httpx" if self._config.engine == "httpx" else "aiohttp"
 
     # -- transport -----------------------------------------------------------------------------
 
@@ -107,13 +137,7 @@ class AsyncBaseInferenceClient(ClientCore):
     async def _send(
         self, out: Outgoing, *, stream: bool = False, max_retries: int | None = None
     ) -> httpx.Response:
-        return await send_async(
-            self.http,
-            out,
-            timeout=self._config.timeout,
-            max_retries=self._config.max_retries if max_retries is None else max_retries,
-            stream=stream,
-        )
+        return await send_async(self.http, out, self._policy(max_retries), stream=stream)
 
     async def _get(self, url: str) -> httpx.Response:
         return await self._send(Outgoing("GET", url, self._headers(url)))

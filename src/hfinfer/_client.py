@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import httpx
 
 from hfinfer._config import ClientConfig
-from hfinfer._core import (
-    DEFAULT_MAX_RETRIES,
+from hfinfer._core import DEFAULT_MAX_RETRIES, ClientCore, check_max_retries
+from hfinfer._encoding import is_url, raw_body
+from hfinfer._engines import sync_http_client
+from hfinfer._hub import (
     RECOMMENDED_TASKS,
-    ClientCore,
-    check_max_retries,
     deployed_models,
     endpoint_info,
     frameworks_for,
@@ -22,10 +22,10 @@ from hfinfer._core import (
     parse_json_response,
     recommended,
 )
-from hfinfer._encoding import is_url, raw_body
 from hfinfer._operation import Operation
+from hfinfer._retry import MAX_RETRY_WAIT
+from hfinfer._sending import Outgoing, send_sync
 from hfinfer._streams import Stream
-from hfinfer._transport import Outgoing, send_sync, sync_http_client
 from hfinfer.errors import BadRequestError
 
 if TYPE_CHECKING:
@@ -61,12 +61,35 @@ class BaseInferenceClient(ClientCore):
         base_url: str | None = None,
         api_key: str | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
+        max_retry_wait: float = MAX_RETRY_WAIT,
         http_client: httpx.Client | None = None,
+        trust_env: bool = True,
+        http2: bool = False,
+        limits: httpx.Limits | None = None,
     ) -> None:
+        """Configure the client; nothing is sent and no connection is opened until the first call.
+
+        Args:
+            model: A model id on the Hub or the URL of an endpoint or server (default for calls).
+            token: A token (str); False to send none; None for `HF_TOKEN` or the token file,
+                sent only to Hugging Face hosts. `api_key` is an alias.
+            timeout: Seconds for the whole call, waits included; None waits forever.
+            headers: Headers sent with every request (they win over hfinfer's own).
+            cookies: Cookies sent with every request.
+            proxies: A proxy URL or a dict like {"https": "http://proxy:3128"}; wins over the env.
+            base_url: OpenAI-style alias of `model`, for chat (`.../v1`).
+            max_retries: Retries of connection errors and 408/429/5xx answers (0 disables).
+            max_retry_wait: The longest `Retry-After` to sleep on; above it the call fails at once.
+            http_client: Your own httpx client to send with (hfinfer then never closes it).
+            trust_env: Honour `HTTP(S)_PROXY`, `NO_PROXY`, `SSL_CERT_FILE` (as requests does).
+            http2: Speak HTTP/2 where the server offers it (needs `hfinfer[http2]`).
+            limits: Bounds of the connection pool (`httpx.Limits`).
+        """
         super().__init__(
             ClientConfig.build(
                 model, token=token, api_key=api_key, timeout=timeout, headers=headers, cookies=cookies,
-                proxies=proxies, base_url=base_url, trust_env=True, max_retries=max_retries,
+                proxies=proxies, base_url=base_url, trust_env=trust_env, max_retries=max_retries,
+                max_retry_wait=max_retry_wait, http2=http2, limits=limits, engine="httpx",
             )
         )  # fmt: skip
         self._http: httpx.Client | None = http_client
@@ -104,13 +127,7 @@ class BaseInferenceClient(ClientCore):
     def _send(
         self, out: Outgoing, *, stream: bool = False, max_retries: int | None = None
     ) -> httpx.Response:
-        return send_sync(
-            self.http,
-            out,
-            timeout=self._config.timeout,
-            max_retries=self._config.max_retries if max_retries is None else max_retries,
-            stream=stream,
-        )
+        return send_sync(self.http, out, self._policy(max_retries), stream=stream)
 
     def _get(self, url: str) -> httpx.Response:
         return self._send(Outgoing("GET", url, self._headers(url)))

@@ -114,6 +114,11 @@ class ClientConfig(NamedTuple):
     inference_endpoint: str
     hub_endpoint: str
     max_retries: int
+    max_retry_wait: float = 60.0
+    http2: bool = False
+    limits: httpx.Limits | None = None
+    engine: str = "httpx"
+    """The async engine: "aiohttp" or "httpx" (the sync client always uses httpx's own)."""
 
     @classmethod
     def build(
@@ -129,6 +134,10 @@ class ClientConfig(NamedTuple):
         base_url: str | None,
         trust_env: bool,
         max_retries: int,
+        max_retry_wait: float = 60.0,
+        http2: bool = False,
+        limits: httpx.Limits | None = None,
+        engine: str = "httpx",
     ) -> ClientConfig:
         if model is not None and base_url is not None:
             raise ValueError(
@@ -141,6 +150,20 @@ class ClientConfig(NamedTuple):
             )
         if not isinstance(max_retries, int) or max_retries < 0:
             raise ValueError(f"`max_retries` must be an integer >= 0, got {max_retries!r}")
+        if (
+            not isinstance(max_retry_wait, (int, float))
+            or isinstance(max_retry_wait, bool)
+            or not max_retry_wait >= 0
+        ):
+            raise ValueError(
+                f"`max_retry_wait` must be a number of seconds >= 0, got {max_retry_wait!r}"
+            )
+        if engine not in ("aiohttp", "httpx"):
+            raise ValueError(f"`engine` must be 'aiohttp' or 'httpx', got {engine!r}")
+        if http2 and engine != "httpx":
+            raise ValueError("`http2=True` needs engine='httpx': aiohttp speaks HTTP/1.1 only")
+        if limits is not None and not isinstance(limits, httpx.Limits):
+            raise ValueError(f"`limits` must be an httpx.Limits, got {type(limits).__name__}")
         merged = httpx.Headers({"user-agent": user_agent()})
         merged.update(dict(headers or {}))
         return cls(
@@ -155,4 +178,8 @@ class ClientConfig(NamedTuple):
             inference_endpoint=inference_endpoint().rstrip("/"),
             hub_endpoint=hub_endpoint(),
             max_retries=max_retries,
+            max_retry_wait=float(max_retry_wait),
+            http2=bool(http2),
+            limits=limits,
+            engine=engine,
         )

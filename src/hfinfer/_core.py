@@ -17,12 +17,12 @@ import httpx
 
 from hfinfer import _routing
 from hfinfer._config import ClientConfig
-from hfinfer._decoding import DecodeFailure, decode_response, decoder_for, load_json, select
+from hfinfer._decoding import DecodeFailure, decode_response, decoder_for, select
 from hfinfer._encoding import Body, build_body, urls_to_fetch
 from hfinfer._http_errors import stream_error
 from hfinfer._model import InferenceType
 from hfinfer._operation import Operation
-from hfinfer._transport import Outgoing
+from hfinfer._sending import Outgoing, Policy
 from hfinfer._validation import validate, without_ineffective
 from hfinfer.errors import (
     BadRequestError,
@@ -34,18 +34,6 @@ from hfinfer.errors import (
 
 logger = logging.getLogger("hfinfer")
 
-MAIN_FRAMEWORKS = (
-    "diffusers",
-    "sentence-transformers",
-    "text-generation-inference",
-    "transformers",
-)
-ALL_FRAMEWORKS = (
-    *MAIN_FRAMEWORKS, "adapter-transformers", "allennlp", "asteroid", "bertopic", "doctr", "espnet",
-    "fairseq", "fastai", "fasttext", "flair", "k2", "keras", "mindspore", "nemo", "open_clip",
-    "paddlenlp", "peft", "pyannote-audio", "sklearn", "spacy", "span-marker", "speechbrain", "stanza",
-    "timm",
-)  # fmt: skip
 _UNUSED_KWARGS = re.compile(r"The following `model_kwargs` are not used by the model: \[(.*?)\]")
 DEFAULT_MAX_RETRIES = 2
 
@@ -90,6 +78,15 @@ class ClientCore:
     def __repr__(self) -> str:
         return f"<{type(self).__name__}(model={self._config.model or self._config.base_url!r}, timeout={self._config.timeout!r})>"
 
+    def _policy(self, max_retries: int | None) -> Policy:
+        """The waits a call may take: the client's, with a per-call `max_retries`."""
+        config = self._config
+        return Policy(
+            timeout=config.timeout,
+            max_retries=config.max_retries if max_retries is None else max_retries,
+            max_retry_wait=config.max_retry_wait,
+        )
+
     # -- routing and headers -------------------------------------------------------------------
 
     def _target(self, model: str | None) -> str | None:
@@ -120,6 +117,13 @@ class ClientCore:
             headers["accept"] = accept
         return headers
 
+    def _withheld(self, url: str) -> bool:
+        """True when a token was found implicitly but may not go to this host."""
+        token = self._config.token
+        return (
+            bool(token.value) and not token.explicit and not _routing.is_hf_host(url, self._config)
+        )
+
     def _outgoing(self, op: Operation, url: str, body: Body) -> Outgoing:
         return Outgoing(
             method="POST",
@@ -129,6 +133,7 @@ class ClientCore:
             task=None if op.route == "chat" else op.task,
             errors=op.errors,
             wait_header=url.startswith(self._config.inference_endpoint),
+            withheld_token=self._withheld(url),
         )
 
     # -- the pure parts of the methods that are not tasks -------------------------------------
@@ -154,6 +159,7 @@ class ClientCore:
             body,
             task=task,
             wait_header=url.startswith(self._config.inference_endpoint),
+            withheld_token=self._withheld(url),
         )
 
     def _health_url(self, model: str | None) -> str:
@@ -321,83 +327,6 @@ def _public_name(client: object) -> str:
     return next(
         (c.__name__ for c in type(client).__mro__ if not c.__name__.startswith("_")), "client"
     )
-
-
-RECOMMENDED_TASKS: dict[str, Any] = {}
-"""`GET {HF_ENDPOINT}/api/tasks`, fetched once per process and shared by both clients."""
-
-
-def recommended(task: str) -> str:
-    """The recommended model for `task` from the cached task list (logged: pin a model instead)."""
-    model = recommended_from(RECOMMENDED_TASKS, task)
-    logger.info(
-        "Using recommended model %s for task %s. Pin a model to avoid surprises.", model, task
-    )
-    return model
-
-
-def endpoint_info(response: httpx.Response) -> dict[str, Any]:
-    data = parse_json_response(response, "get_endpoint_info()")
-    if not isinstance(data, dict):
-        raise ValueError("get_endpoint_info(): expected a JSON object")
-    return data
-
-
-def model_status(data: Any, response: httpx.Response) -> Any:
-    from hfinfer._status import ModelStatus
-
-    if not isinstance(data, dict):
-        raise InferenceDecodeError("get_model_status(): expected a JSON object", response=response)
-    if data.get("error"):
-        raise ValueError(str(data["error"]))
-    return ModelStatus(
-        loaded=bool(data.get("loaded")),
-        state=str(data.get("state")),
-        compute_type=data.get("compute_type") or {},
-        framework=str(data.get("framework")),
-    )
-
-
-def deployed_models(responses: list[tuple[str, Any]]) -> dict[str, list[str]]:
-    """Merge `/framework/{fw}` answers into task → sorted unique model ids."""
-    by_task: dict[str, set[str]] = {}
-    for framework, items in responses:
-        for item in items if isinstance(items, list) else []:
-            if not isinstance(item, dict) or "model_id" not in item or "task" not in item:
-                continue
-            by_task.setdefault(item["task"], set()).add(item["model_id"])
-            if framework == "sentence-transformers":
-                by_task.setdefault("feature-extraction", set()).add(item["model_id"])
-                by_task.setdefault("sentence-similarity", set()).add(item["model_id"])
-    return {task: sorted(ids, key=str.lower) for task, ids in by_task.items()}
-
-
-def frameworks_for(frameworks: str | list[str] | None) -> tuple[str, ...]:
-    if frameworks is None:
-        return MAIN_FRAMEWORKS
-    if frameworks == "all":
-        return ALL_FRAMEWORKS
-    if isinstance(frameworks, str):
-        return (frameworks,)
-    return tuple(dict.fromkeys(frameworks))
-
-
-def recommended_from(data: Any, task: str) -> str:
-    info = data.get(task) if isinstance(data, dict) else None
-    models = info.get("widgetModels") if isinstance(info, dict) else None
-    if not models:
-        raise ValueError(
-            f"Task {task} has no recommended model. Please specify a model explicitly. "
-            "Visit https://huggingface.co/tasks for more info."
-        )
-    return str(models[0])
-
-
-def parse_json_response(response: httpx.Response, what: str) -> Any:
-    try:
-        return load_json(response.content)
-    except DecodeFailure as exc:
-        raise InferenceDecodeError(f"{what}: {exc}", response=response) from None
 
 
 __all__ = ["ClientCore", "InferenceType"]

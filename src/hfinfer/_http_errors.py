@@ -84,6 +84,8 @@ def http_error(
     task: str | None = None,
     errors: str | None = None,
     attempts: int = 1,
+    notes: list[str] | tuple[str, ...] = (),
+    retry_after: float | None = None,
 ) -> HfHubHTTPError:
     """The typed error for an error response whose (bounded) body is `content`."""
     body = parse_body(content)
@@ -96,6 +98,8 @@ def http_error(
     text = first + (f"\n{message}" if message else "")
     if response.status_code == 422 and task:
         text += f"\nMake sure '{task}' task is supported by the model."
+    for note in notes:
+        text += f"\n{note}"
     if attempts > 1:
         text += f"\n(after {attempts} attempts)"
     cls: type[HfHubHTTPError] = BadRequestError if response.status_code == 400 else HfHubHTTPError
@@ -108,6 +112,7 @@ def http_error(
         request_id=rid,
         body=body,
         attempts=attempts,
+        retry_after=retry_after,
     )
 
 

@@ -10,7 +10,8 @@ import httpx
 from hfinfer._config import ClientConfig, hub_endpoint
 from hfinfer._core import DEFAULT_MAX_RETRIES
 from hfinfer._decoding import open_image
-from hfinfer._transport import Outgoing, send_sync
+from hfinfer._retry import MAX_RETRY_WAIT
+from hfinfer._sending import Outgoing, Policy, send_sync
 
 _IMAGE_TASKS = ("text-to-image", "image-to-image")
 
@@ -41,10 +42,11 @@ class InferenceApi:
         self._http = httpx.Client(trust_env=True)
 
     def _task_of(self, repo_id: str) -> str:
-        response = send_sync(
-            httpx.Client(trust_env=True), Outgoing("GET", f"{hub_endpoint()}/api/models/{repo_id}", self.headers),
-            timeout=30, max_retries=DEFAULT_MAX_RETRIES,
-        )  # fmt: skip
+        with httpx.Client(trust_env=True) as http:
+            response = send_sync(
+                http, Outgoing("GET", f"{hub_endpoint()}/api/models/{repo_id}", self.headers),
+                Policy(timeout=30, max_retries=DEFAULT_MAX_RETRIES, max_retry_wait=MAX_RETRY_WAIT),
+            )  # fmt: skip
         task = response.json().get("pipeline_tag")
         if not task:
             raise ValueError(
@@ -72,8 +74,7 @@ class InferenceApi:
         response = send_sync(
             self._http,
             Outgoing(out.method, out.url, out.headers, body, task=self.task),
-            timeout=None,
-            max_retries=DEFAULT_MAX_RETRIES,
+            Policy(timeout=None, max_retries=DEFAULT_MAX_RETRIES, max_retry_wait=MAX_RETRY_WAIT),
         )
         if raw_response:
             return response

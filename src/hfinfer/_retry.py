@@ -12,6 +12,8 @@ RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 INITIAL_BACKOFF = 0.5
 MAX_BACKOFF = 8.0
 MAX_LOADING_WAIT = 10.0
+MAX_RETRY_WAIT = 60.0
+"""Default cap on a server's Retry-After: above it the call fails at once instead of sleeping."""
 
 
 class Wait(NamedTuple):
@@ -63,11 +65,13 @@ def next_wait(
     retries_done: int,
     max_retries: int,
     remaining: float | None,
+    max_retry_wait: float = float("inf"),
 ) -> Wait | None:
     """How long to wait before sending again, or None to give up.
 
     `status` None means a connection error. `remaining` is the time left before the client's
-    `timeout` (None: no limit); a wait that would not fit is not taken.
+    `timeout` (None: no limit); a wait that would not fit is not taken, nor is a server's
+    Retry-After above `max_retry_wait` (the caller's bound on any single wait).
     """
     if status is not None and is_model_loading(status, body):
         estimated = body.get("estimated_time") if isinstance(body, dict) else None
@@ -78,6 +82,8 @@ def next_wait(
     if status is not None and status not in RETRY_STATUSES:
         return None
     asked = retry_after(headers) if status is not None else None
+    if asked is not None and asked > max_retry_wait:
+        return None
     seconds = backoff(retries_done + 1) if asked is None else asked
     if remaining is not None and seconds > remaining:
         return None

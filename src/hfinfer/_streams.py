@@ -1,8 +1,9 @@
 """Streams of typed chunks that always release their connection.
 
 The response is closed in `finally`: when the stream ends, when the caller breaks out early (the
-stream is dropped or closed), or when a chunk raises. After `[DONE]` the rest of the body is read
-(bounded) so the connection goes back to the pool for reuse.
+stream is dropped or closed), or when a chunk raises. The caller's loop ends at `[DONE]`, whatever
+the server does next: a body that ends there returns its connection to the pool; one that stays
+open after `[DONE]` is closed, never waited on.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from hfinfer._sse import DONE, SSEDecoder
 from hfinfer.errors import InferenceError
 
 T = TypeVar("T")
-_DRAIN_LIMIT = 64 * 1024
 
 EventDecoder = Callable[[str], T]
 ErrorMapper = Callable[[Exception], Exception]
@@ -97,7 +97,6 @@ def _iterate(
             for chunk in chunks:
                 for data in decoder.feed(chunk):
                     if data.strip() == DONE:
-                        _drain(chunks)
                         return
                     yield decode(data)
             for data in decoder.flush():
@@ -122,7 +121,6 @@ async def _aiterate(
             async for chunk in chunks:
                 for data in decoder.feed(chunk):
                     if data.strip() == DONE:
-                        await _adrain(chunks)
                         return
                     yield decode(data)
             for data in decoder.flush():
@@ -135,25 +133,3 @@ async def _aiterate(
             raise on_error(exc) from exc
     finally:
         await response.aclose()
-
-
-def _drain(chunks: Iterator[bytes]) -> None:
-    read = 0
-    try:
-        for chunk in chunks:
-            read += len(chunk)
-            if read > _DRAIN_LIMIT:
-                break
-    except httpx.HTTPError:
-        pass
-
-
-async def _adrain(chunks: AsyncIterator[bytes]) -> None:
-    read = 0
-    try:
-        async for chunk in chunks:
-            read += len(chunk)
-            if read > _DRAIN_LIMIT:
-                break
-    except httpx.HTTPError:
-        pass

@@ -35,6 +35,15 @@ class InferenceConnectionError(InferenceError, ConnectionError):
         super().__init__(message)
 
 
+class InferenceRequestError(InferenceError, ValueError):
+    """The request could not be framed as valid HTTP (e.g. a newline in a header); never sent."""
+
+    def __init__(self, message: str, *, request: httpx.Request | None = None) -> None:
+        self.request = request
+        self.attempts = 1
+        super().__init__(message)
+
+
 class InferenceTimeoutError(InferenceError, TimeoutError):
     """The model was not available in time, or the request timed out."""
 
@@ -72,6 +81,7 @@ class HfHubHTTPError(InferenceError, httpx.HTTPStatusError):
         request_id: str | None = None,
         body: Any = None,
         attempts: int = 1,
+        retry_after: float | None = None,
     ) -> None:
         httpx.HTTPStatusError.__init__(self, message, request=response.request, response=response)
         self.status_code = response.status_code
@@ -79,6 +89,8 @@ class HfHubHTTPError(InferenceError, httpx.HTTPStatusError):
         self.request_id = request_id
         self.body = body
         self.attempts = attempts
+        self.retry_after = retry_after
+        """Seconds the server asked to wait before retrying (`Retry-After`), when it said."""
 
 
 class BadRequestError(HfHubHTTPError, ValueError):

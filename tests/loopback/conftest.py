@@ -1,4 +1,5 @@
-"""A loopback HTTP/1.1 server that the tests start and stop, and that counts connections."""
+"""A loopback HTTP/1.1 server that the tests start and stop, and that counts connections; the
+engine fixtures (`flavour`, `async_flavour`, `engine`, `http`); a clean environment."""
 
 from __future__ import annotations
 
@@ -6,14 +7,15 @@ import json
 import socketserver
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
-import httpx
 import pytest
 
-from hfinfer._apool import AsyncHTTPTransport
-from hfinfer._pool import HTTPTransport
+from hfinfer._engines import Engine
+
+from .engines import ASYNC_FLAVOURS, ENGINE, FLAVOURS, Flavour, Http
 
 CHUNK = (
     'data: {"choices":[{"delta":{"content":"tok"},"index":0}],"created":1,"id":"c","model":"m"}\n\n'
@@ -140,15 +142,56 @@ def loopback() -> Iterator[Loopback]:
         thread.join(5)
 
 
-@pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    """A bare httpx client on hfinfer's sync transport."""
-    with httpx.Client(transport=HTTPTransport(), timeout=5) as http:
-        yield http
+@pytest.fixture(params=FLAVOURS)
+def flavour(request: pytest.FixtureRequest) -> Flavour:
+    """Each engine in turn: "sync", "aiohttp", "httpx-async" (see engines.py)."""
+    param: Flavour = request.param
+    return param
+
+
+@pytest.fixture(params=ASYNC_FLAVOURS)
+def async_flavour(request: pytest.FixtureRequest) -> Flavour:
+    """Each async engine in turn: "aiohttp", "httpx-async"."""
+    param: Flavour = request.param
+    return param
 
 
 @pytest.fixture
-async def aclient() -> AsyncIterator[httpx.AsyncClient]:
-    """A bare httpx client on hfinfer's asyncio transport."""
-    async with httpx.AsyncClient(transport=AsyncHTTPTransport(), timeout=5) as http:
-        yield http
+def engine(async_flavour: Flavour) -> Engine:
+    """The `engine=` of `AsyncInferenceClient` for each async flavour."""
+    return ENGINE[async_flavour]
+
+
+@pytest.fixture
+def http(flavour: Flavour) -> Iterator[Http]:
+    """The httpx client hfinfer builds for this flavour (5 s timeout, no env), driven synchronously."""
+    with Http(flavour) as client:
+        yield client
+
+
+_ENV = (
+    "HF_TOKEN",
+    "HUGGING_FACE_HUB_TOKEN",
+    "HF_TOKEN_PATH",
+    "HF_HOME",
+    "HF_INFERENCE_ENDPOINT",
+    "HF_ENDPOINT",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "no_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+)
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No proxy, token or CA bundle from the developer's environment (the sync client trusts it)."""
+    for name in _ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HF_TOKEN_PATH", str(tmp_path / "no-such-token-file"))

@@ -39,7 +39,7 @@ def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def recommended_cache() -> Iterator[dict[str, object]]:
     """The process-wide `/api/tasks` cache, empty before and after the test."""
-    cache = hfinfer._core.RECOMMENDED_TASKS
+    cache = hfinfer._hub.RECOMMENDED_TASKS
     cache.clear()
     yield cache
     cache.clear()

@@ -134,7 +134,10 @@ SPEC_ASYNC_INIT: list[tuple[str, Any]] = [
 ]  # fmt: skip
 
 # Parameters hfinfer adds after the specification's ones.
-ALLOWED_EXTRA = {"__init__": {"max_retries", "http_client"}}
+# Beyond the seed: retries and their bound, your own httpx client, and the engine's options.
+SYNC_EXTRA = ["max_retries", "max_retry_wait", "http_client", "trust_env", "http2", "limits"]
+ASYNC_EXTRA = ["max_retries", "max_retry_wait", "http_client", "engine", "http2", "limits"]
+ALLOWED_EXTRA = {"__init__": {*SYNC_EXTRA, *ASYNC_EXTRA}}
 CALL_OPTIONS = {"max_retries"}  # every task method and post() take it, keyword-only
 
 CLIENTS = [InferenceClient, AsyncInferenceClient]
@@ -179,13 +182,13 @@ def test_spec_method_exists_with_spec_parameters(client_class: type, method: str
 def test_sync_constructor_parameters() -> None:
     assert_matches_spec(InferenceClient.__init__, "__init__", SPEC_SYNC_INIT)
     names = [p.name for p in parameters(InferenceClient.__init__)]
-    assert names == [name for name, _ in SPEC_SYNC_INIT] + ["max_retries", "http_client"]
+    assert names == [name for name, _ in SPEC_SYNC_INIT] + SYNC_EXTRA
 
 
 def test_async_constructor_parameters() -> None:
     assert_matches_spec(AsyncInferenceClient.__init__, "__init__", SPEC_ASYNC_INIT)
     names = [p.name for p in parameters(AsyncInferenceClient.__init__)]
-    assert names == [name for name, _ in SPEC_ASYNC_INIT] + ["max_retries", "http_client"]
+    assert names == [name for name, _ in SPEC_ASYNC_INIT] + ASYNC_EXTRA
 
 
 def test_model_is_the_only_positional_constructor_argument() -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
 
 SNIPPET = """\
 from hfinfer import AsyncInferenceClient, InferenceClient, TextClassificationOutputElement
@@ -25,13 +29,26 @@ def plain_use() -> list[TextClassificationOutputElement]:
 """
 
 
+def package_tree(tmp_path: Path) -> Path:
+    """hfinfer laid out as the wheel installs it (generated/ inside as hfinfer._generated).
+
+    mypy cannot follow the editable install's path mapping, so it reads this copy instead.
+    """
+    tree = tmp_path / "site"
+    shutil.copytree(ROOT / "src" / "hfinfer", tree / "hfinfer")
+    shutil.copytree(ROOT / "generated", tree / "hfinfer" / "_generated")
+    return tree
+
+
 def run_mypy(tmp_path: Path, source: str) -> subprocess.CompletedProcess[str]:
     path = tmp_path / "usage.py"
     path.write_text(source, encoding="utf-8")
+    env = {**os.environ, "MYPYPATH": str(package_tree(tmp_path))}
     return subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / ".mypy_cache"),
          str(path)],
         cwd=tmp_path,
+        env=env,
         capture_output=True,
         text=True,
         check=False,

@@ -33,7 +33,7 @@ EXPECTED = [{"label": "POSITIVE", "score": 0.9}]
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Record the sync transport's sleeps instead of sleeping."""
     recorded: list[float] = []
-    monkeypatch.setattr(time, "sleep", recorded.append)  # the module _transport sleeps with
+    monkeypatch.setattr(time, "sleep", recorded.append)  # the module _sending sleeps with
     return recorded
 
 
@@ -265,7 +265,7 @@ def test_per_call_max_retries_is_checked_before_sending(bad: Any) -> None:
 
 
 @respx.mock
-def test_each_retry_is_logged_at_debug(no_backoff: None, caplog: pytest.LogCaptureFixture) -> None:
+def test_each_retry_is_logged_at_info(no_backoff: None, caplog: pytest.LogCaptureFixture) -> None:
     respx.post(LOCAL_URL).mock(
         side_effect=[
             httpx.ConnectError("refused"),
@@ -273,12 +273,12 @@ def test_each_retry_is_logged_at_debug(no_backoff: None, caplog: pytest.LogCaptu
             httpx.Response(200, json=LABELS),
         ]
     )
-    with caplog.at_level("DEBUG", logger="hfinfer"):
+    with caplog.at_level("INFO", logger="hfinfer"):
         InferenceClient(LOCAL_URL, token=False, max_retries=2).text_classification("great")
     retries = [r.getMessage() for r in caplog.records if "retry" in r.getMessage()]
     assert len(retries) == 2
-    assert "retry 1 of POST" in retries[0] and "ConnectError" in retries[0]
-    assert "retry 2 of POST" in retries[1] and "HTTP 502" in retries[1]
+    assert "retry 1 of 2 for POST" in retries[0] and "ConnectError" in retries[0]
+    assert "retry 2 of 2 for POST" in retries[1] and "HTTP 502" in retries[1]
 
 
 # -- the pure decisions ---------------------------------------------------------------------------
@@ -324,3 +324,43 @@ def test_next_wait_decisions() -> None:
         )
         is None
     )  # fmt: skip
+
+
+def test_next_wait_refuses_a_retry_after_above_the_cap() -> None:
+    def wait_for(seconds: str, cap: float) -> Any:
+        return next_wait(
+            status=429,
+            headers={"retry-after": seconds},
+            body=None,
+            retries_done=0,
+            max_retries=2,
+            remaining=None,
+            max_retry_wait=cap,
+        )
+
+    assert wait_for("3600", 60.0) is None
+    assert wait_for("30", 60.0) == (30.0, False)
+    assert wait_for("60", 60.0) == (60.0, False)  # the cap itself is still waited for
+
+
+@respx.mock
+def test_retry_after_above_the_cap_raises_at_once_with_the_servers_value() -> None:
+    route = respx.post(LOCAL_URL).mock(
+        return_value=httpx.Response(
+            429, headers={"retry-after": "3600"}, json={"error": "slow down"}
+        )
+    )
+    client = InferenceClient(LOCAL_URL, token=False, max_retries=3, max_retry_wait=60)
+    with pytest.raises(HfHubHTTPError) as caught:
+        client.text_classification("great")
+    assert route.call_count == 1
+    assert caught.value.retry_after == 3600.0
+    assert caught.value.status_code == 429
+    assert "max_retry_wait=60s" in str(caught.value)
+    assert "slow down" in str(caught.value)
+
+
+@pytest.mark.parametrize("value", [-1, "60", None, True, float("nan")])
+def test_max_retry_wait_is_checked(value: Any) -> None:
+    with pytest.raises(ValueError, match="max_retry_wait"):
+        InferenceClient(LOCAL_URL, token=False, max_retry_wait=value)

@@ -1,7 +1,8 @@
-"""Sending: one persistent httpx client per hfinfer client, the wait-and-retry loop, error mapping.
+"""Sending: the wait-and-retry loop over an httpx client, and the mapping of failures to errors.
 
 The decisions (wait? how long? which error?) are pure functions shared by both flavours; the two
-loops below differ only in how they sleep and do I/O.
+loops below differ only in how they sleep and do I/O. Which engine is beneath the httpx client is
+`_engines.py`'s business.
 """
 
 from __future__ import annotations
@@ -9,16 +10,18 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import httpx
 
-from hfinfer._config import ClientConfig
 from hfinfer._encoding import Body
 from hfinfer._http_errors import ERROR_BODY_LIMIT, http_error, parse_body
-from hfinfer._pool import HTTPTransport
-from hfinfer._retry import Wait, next_wait
-from hfinfer.errors import InferenceConnectionError, InferenceTimeoutError
+from hfinfer._retry import Wait, next_wait, retry_after
+from hfinfer.errors import (
+    InferenceConnectionError,
+    InferenceRequestError,
+    InferenceTimeoutError,
+)
 
 logger = logging.getLogger("hfinfer")
 
@@ -34,97 +37,20 @@ class Outgoing(NamedTuple):
     errors: str | None = None
     wait_header: bool = False
     """Add `X-wait-for-model: 1` when the model-loading wait retries (Hugging Face endpoints)."""
+    withheld_token: bool = False
+    """A token was found (environment or token file) but not sent to this host."""
 
 
-MAX_KEEPALIVE = 64
-MAX_REDIRECTS = 10
+class Policy(NamedTuple):
+    """How one call may wait: the client's timeout, retries and the cap on a server's Retry-After."""
+
+    timeout: float | None
+    max_retries: int
+    max_retry_wait: float
 
 
 def httpx_timeout(timeout: float | None) -> httpx.Timeout:
     return httpx.Timeout(timeout)
-
-
-class _Cookies(httpx.Cookies):
-    """A client's cookie jar that skips the (costly) cookie parsing when none is set."""
-
-    def extract_cookies(self, response: httpx.Response) -> None:
-        headers = response.headers
-        if "set-cookie" in headers or "set-cookie2" in headers:
-            super().extract_cookies(response)
-
-
-class _SetCookieOnly:
-    """Mixed into httpx's clients: a reply without Set-Cookie costs no cookie work."""
-
-    def __init__(self, *, cookies: Any = None, **kwargs: Any) -> None:
-        self._jar = _Cookies(cookies)
-        super().__init__(**kwargs)
-
-    @property
-    def cookies(self) -> httpx.Cookies:
-        return self._jar
-
-    @cookies.setter
-    def cookies(self, cookies: Any) -> None:
-        self._jar = _Cookies(cookies)
-
-
-class _Client(_SetCookieOnly, httpx.Client):
-    pass
-
-
-class _AsyncClient(_SetCookieOnly, httpx.AsyncClient):
-    pass
-
-
-def _client_options(config: ClientConfig, *, is_async: bool) -> dict[str, Any]:
-    """What both flavours of httpx client are built with (beside the transport).
-
-    Redirects are followed; httpx drops `Authorization` when one leads to another origin (an
-    http → https upgrade of the same host aside), so a token never follows a redirect elsewhere.
-    """
-    return {
-        "cookies": dict(config.cookies or {}),
-        "mounts": proxy_mounts(config.proxies, is_async=is_async),
-        "trust_env": config.trust_env,
-        "follow_redirects": True,
-        "max_redirects": MAX_REDIRECTS,
-        "timeout": httpx.Timeout(config.timeout),
-    }
-
-
-def sync_http_client(config: ClientConfig) -> httpx.Client:
-    """The httpx client an `InferenceClient` creates: hfinfer's HTTP/1.1 transport beneath."""
-    transport = HTTPTransport(trust_env=config.trust_env, max_keepalive=MAX_KEEPALIVE)
-    return _Client(transport=transport, **_client_options(config, is_async=False))
-
-
-def async_http_client(config: ClientConfig) -> httpx.AsyncClient:
-    """The httpx client an `AsyncInferenceClient` creates: hfinfer's asyncio transport beneath."""
-    from hfinfer._apool import AsyncHTTPTransport  # asyncio is imported when first needed
-
-    transport = AsyncHTTPTransport(trust_env=config.trust_env, max_keepalive=MAX_KEEPALIVE)
-    return _AsyncClient(transport=transport, **_client_options(config, is_async=True))
-
-
-def proxy_mounts(
-    proxies: Any, *, is_async: bool
-) -> dict[str, httpx.BaseTransport | httpx.AsyncBaseTransport] | None:
-    """`proxies` as a URL string or a requests-style dict ({"https": url}) → httpx mounts."""
-    if not proxies:
-        return None
-    transport = httpx.AsyncHTTPTransport if is_async else httpx.HTTPTransport
-    if isinstance(proxies, (str, httpx.URL, httpx.Proxy)):
-        return {"all://": transport(proxy=proxies)}
-    if isinstance(proxies, Mapping):
-        mounts: dict[str, Any] = {}
-        for key, url in proxies.items():
-            if url is None:
-                continue
-            pattern = key if "://" in key else f"{key}://"
-            mounts[pattern] = transport(proxy=url)
-        return mounts
-    raise TypeError("`proxies` must be a proxy URL or a dict like {'https': 'http://proxy:3128'}")
 
 
 def _request(
@@ -151,13 +77,18 @@ def _request(
     )
 
 
+_NOT_RETRIED = (httpx.LocalProtocolError, httpx.UnsupportedProtocol)
+"""Failures of our own request: sending it again cannot help."""
+
+
 class _Loop:
     """The state of one call across attempts; decides what to do after each failure."""
 
-    def __init__(self, out: Outgoing, timeout: float | None, max_retries: int) -> None:
+    def __init__(self, out: Outgoing, policy: Policy) -> None:
         self.out = out
-        self.timeout = timeout
-        self.max_retries = max_retries
+        self.timeout = policy.timeout
+        self.max_retries = policy.max_retries
+        self.max_retry_wait = policy.max_retry_wait
         self.started = time.monotonic()
         self.attempts = 0
         self.retries = 0
@@ -178,6 +109,11 @@ class _Loop:
         )
 
     def after_connection_error(self, exc: httpx.TransportError) -> Wait:
+        if isinstance(exc, _NOT_RETRIED):
+            raise InferenceRequestError(
+                f"The request to {self.out.url} could not be sent as HTTP: {exc}",
+                request=exc.request,
+            ) from exc
         wait = next_wait(
             status=None,
             headers={},
@@ -193,14 +129,7 @@ class _Loop:
                 attempts=self.attempts,
             ) from exc
         self.retries += 1
-        logger.debug(
-            "hfinfer: retry %d of %s %s in %.2fs after %s",
-            self.retries,
-            self.out.method,
-            self.out.url,
-            wait.seconds,
-            type(exc).__name__,
-        )
+        self._log_retry(type(exc).__name__, wait)
         return wait
 
     def after_error_status(self, response: httpx.Response, content: bytes) -> Wait:
@@ -212,15 +141,10 @@ class _Loop:
             retries_done=self.retries,
             max_retries=self.max_retries,
             remaining=self.remaining(),
+            max_retry_wait=self.max_retry_wait,
         )
         if wait is None:
-            raise http_error(
-                response,
-                content,
-                task=self.out.task,
-                errors=self.out.errors,
-                attempts=self.attempts,
-            )
+            raise self._status_error(response, content)
         if wait.loading:
             remaining = self.remaining()
             if remaining is not None and remaining <= 0:
@@ -240,15 +164,43 @@ class _Loop:
             )
         else:
             self.retries += 1
-            logger.debug(
-                "hfinfer: retry %d of %s %s in %.2fs after HTTP %d",
-                self.retries,
-                self.out.method,
-                self.out.url,
-                wait.seconds,
-                response.status_code,
-            )
+            self._log_retry(f"HTTP {response.status_code}", wait)
         return wait
+
+    def _log_retry(self, reason: str, wait: Wait) -> None:
+        logger.info(
+            "hfinfer: retry %d of %d for %s %s in %.2fs after %s",
+            self.retries,
+            self.max_retries,
+            self.out.method,
+            self.out.url,
+            wait.seconds,
+            reason,
+        )
+
+    def _status_error(self, response: httpx.Response, content: bytes) -> Exception:
+        notes = []
+        asked = retry_after(response.headers)
+        if asked is not None and asked > self.max_retry_wait and self.retries < self.max_retries:
+            notes.append(
+                f"The server asked to retry after {asked:.1f}s, more than max_retry_wait="
+                f"{self.max_retry_wait:g}s: not waiting (raise max_retry_wait to wait that long)."
+            )
+        if self.out.withheld_token and response.status_code in (401, 403):
+            notes.append(
+                "A Hugging Face token was found (HF_TOKEN or the token file) but was not sent to"
+                f" {response.request.url.host}: implicit tokens go only to Hugging Face hosts."
+                " Pass it explicitly (token=...) to send it to this server."
+            )
+        return http_error(
+            response,
+            content,
+            task=self.out.task,
+            errors=self.out.errors,
+            attempts=self.attempts,
+            notes=notes,
+            retry_after=asked,
+        )
 
 
 def _read_error_body_sync(response: httpx.Response) -> bytes:
@@ -280,19 +232,14 @@ async def _read_error_body_async(response: httpx.Response) -> bytes:
 
 
 def send_sync(
-    client: httpx.Client,
-    out: Outgoing,
-    *,
-    timeout: float | None,
-    max_retries: int,
-    stream: bool = False,
+    client: httpx.Client, out: Outgoing, policy: Policy, *, stream: bool = False
 ) -> httpx.Response:
     """Send with waits and retries; return a successful response (read unless `stream`)."""
-    loop = _Loop(out, timeout, max_retries)
+    loop = _Loop(out, policy)
     while True:
         loop.attempts += 1
         try:
-            response = client.send(_request(client, out, loop.headers, timeout), stream=True)
+            response = client.send(_request(client, out, loop.headers, policy.timeout), stream=True)
         except httpx.TimeoutException as exc:
             raise loop.timeout_error(exc) from exc
         except httpx.TransportError as exc:
@@ -314,21 +261,17 @@ def send_sync(
 
 
 async def send_async(
-    client: httpx.AsyncClient,
-    out: Outgoing,
-    *,
-    timeout: float | None,
-    max_retries: int,
-    stream: bool = False,
+    client: httpx.AsyncClient, out: Outgoing, policy: Policy, *, stream: bool = False
 ) -> httpx.Response:
     """The async twin of `send_sync`; waits never block the event loop."""
     import asyncio  # here, so that importing hfinfer does not import asyncio
 
-    loop = _Loop(out, timeout, max_retries)
+    loop = _Loop(out, policy)
     while True:
         loop.attempts += 1
+        request = _request(client, out, loop.headers, policy.timeout)
         try:
-            response = await client.send(_request(client, out, loop.headers, timeout), stream=True)
+            response = await client.send(request, stream=True)
         except httpx.TimeoutException as exc:
             raise loop.timeout_error(exc) from exc
         except httpx.TransportError as exc:

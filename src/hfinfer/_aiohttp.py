@@ -1,0 +1,216 @@
+"""The aiohttp engine: an `httpx.AsyncBaseTransport` over one `aiohttp.ClientSession`.
+
+httpx keeps its API (requests, responses, redirects, cookies, auth, mounts, mocking at the client
+level); aiohttp does the HTTP/1.1 work. What the adapter owns is small and exact:
+
+- aiohttp's exceptions become httpx's, so the sending loop sees one vocabulary: a server that
+  hangs up is a connection error (retried), a stall is a timeout (not retried), a response that is
+  not HTTP is a protocol error;
+- httpx's per-request timeouts become an `aiohttp.ClientTimeout`;
+- aiohttp adds nothing of its own to the request (no cookies, no Content-Type guess, no
+  decompression: httpx does those) and never follows a redirect (httpx does);
+- a streamed request body may not exceed the Content-Length it declared;
+- the session belongs to one event loop: a client used from a new loop gets a new session.
+
+This module is imported only when an async client first sends, so `import hfinfer` never
+imports aiohttp.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import aiohttp
+import httpx
+import yarl
+
+# Most specific first: the first class that matches wins.
+_ERRORS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
+    (aiohttp.ConnectionTimeoutError, httpx.ConnectTimeout),
+    (aiohttp.SocketTimeoutError, httpx.ReadTimeout),
+    (asyncio.TimeoutError, httpx.ReadTimeout),
+    (aiohttp.ClientProxyConnectionError, httpx.ProxyError),
+    (aiohttp.ClientHttpProxyError, httpx.ProxyError),
+    (aiohttp.ClientConnectorError, httpx.ConnectError),
+    (aiohttp.ServerDisconnectedError, httpx.RemoteProtocolError),
+    (aiohttp.ClientPayloadError, httpx.RemoteProtocolError),
+    (aiohttp.ClientResponseError, httpx.RemoteProtocolError),
+    (aiohttp.NonHttpUrlClientError, httpx.UnsupportedProtocol),
+    (aiohttp.InvalidURL, httpx.UnsupportedProtocol),
+    (aiohttp.ClientConnectionError, httpx.ReadError),
+    (aiohttp.ClientError, httpx.ReadError),
+    (ValueError, httpx.LocalProtocolError),
+)
+
+
+def _wrapped_httpx_error(exc: BaseException) -> httpx.TransportError | None:
+    """An httpx error raised by our own code and wrapped by aiohttp (found in the cause chain)."""
+    seen: set[int] = set()
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, httpx.TransportError):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
+@contextlib.contextmanager
+def _mapped(request: httpx.Request) -> Iterator[None]:
+    try:
+        yield
+    except httpx.HTTPError:
+        raise
+    except Exception as exc:
+        own = _wrapped_httpx_error(exc)
+        if own is not None:  # ours (e.g. `_bounded`), wrapped by aiohttp's body writer: keep it
+            raise type(own)(str(own), request=request) from exc
+        for source, target in _ERRORS:
+            if isinstance(exc, source):
+                message = str(exc) or type(exc).__name__
+                raise target(message, request=request) from exc
+        raise
+
+
+def _timeout(request: httpx.Request) -> aiohttp.ClientTimeout:
+    """httpx's connect/read/pool timeouts as aiohttp's (aiohttp has no write timeout)."""
+    timeout = request.extensions.get("timeout") or {}
+    return aiohttp.ClientTimeout(
+        total=None,
+        connect=timeout.get("pool"),
+        sock_connect=timeout.get("connect"),
+        sock_read=timeout.get("read"),
+    )
+
+
+async def _bounded(
+    stream: httpx.AsyncByteStream | Any, declared: int | None, request: httpx.Request
+) -> AsyncIterator[bytes]:
+    """The request body, refusing to send a byte beyond its declared Content-Length."""
+    sent = 0
+    async for chunk in stream:
+        sent += len(chunk)
+        if declared is not None and sent > declared:
+            raise httpx.LocalProtocolError(
+                f"request body is longer than its Content-Length ({declared})", request=request
+            )
+        yield chunk
+    if declared is not None and sent < declared:
+        raise httpx.LocalProtocolError(
+            f"request body is shorter than its Content-Length ({sent} < {declared})",
+            request=request,
+        )
+
+
+class _ResponseStream(httpx.AsyncByteStream):
+    """An aiohttp response body as httpx's; closing frees (or drops) the connection."""
+
+    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
+        self._response = response
+        self._request = request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _mapped(self._request):
+            async for chunk in self._response.content.iter_any():
+                yield chunk
+
+    async def aclose(self) -> None:
+        response = self._response
+        if response.content.at_eof():
+            response.release()  # read to the end: the connection is reused
+        else:
+            response.close()  # stopped early: the connection cannot be reused
+            await asyncio.sleep(0)  # let asyncio close the socket before we return
+
+
+class AiohttpTransport(httpx.AsyncBaseTransport):
+    """Send httpx requests with aiohttp (HTTP/1.1, keep-alive pool, optional proxy)."""
+
+    def __init__(
+        self,
+        *,
+        ssl_context: ssl.SSLContext,
+        limits: httpx.Limits,
+        trust_env: bool,
+        proxy: httpx.Proxy | None = None,
+    ) -> None:
+        self._ssl = ssl_context
+        self._limits = limits
+        self._trust_env = trust_env
+        self._proxy = proxy
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _session_here(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._loop is not loop or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=self._limits.max_connections or 0,
+                limit_per_host=0,
+                keepalive_timeout=self._limits.keepalive_expiry or 0,
+                ssl=self._ssl,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                trust_env=self._trust_env,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,
+                skip_auto_headers=("Content-Type", "User-Agent", "Accept", "Accept-Encoding"),
+                timeout=aiohttp.ClientTimeout(total=None),
+            )
+            self._loop = loop
+        return self._session
+
+    def _body(self, request: httpx.Request, headers: list[tuple[str, str]]) -> Any:
+        try:
+            content = request.content
+        except httpx.RequestNotRead:
+            declared = request.headers.get("content-length")
+            # aiohttp frames a body of unknown length itself (chunked): drop httpx's header.
+            headers[:] = [(k, v) for k, v in headers if k.lower() != "transfer-encoding"]
+            limit = int(declared) if declared and declared.isdigit() else None
+            return _bounded(request.stream, limit, request)
+        return content or None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        session = self._session_here()
+        headers = [(k, v) for k, v in request.headers.multi_items()]
+        proxy = self._proxy
+        with _mapped(request):
+            body = self._body(request, headers)
+            response = await session.request(
+                request.method,
+                yarl.URL(str(request.url), encoded=True),
+                headers=headers,
+                data=body,
+                allow_redirects=False,
+                compress=None,
+                timeout=_timeout(request),
+                server_hostname=request.extensions.get("sni_hostname"),
+                proxy=str(proxy.url) if proxy else None,
+                proxy_auth=aiohttp.BasicAuth(*proxy.auth) if proxy and proxy.auth else None,
+                proxy_headers=dict(proxy.headers) if proxy else None,
+            )
+        extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
+        if response.reason:
+            extensions["reason_phrase"] = response.reason.encode("ascii", "replace")
+        return httpx.Response(
+            status_code=response.status,
+            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers],
+            stream=_ResponseStream(response, request),
+            request=request,
+            extensions=extensions,
+        )
+
+    async def aclose(self) -> None:
+        session, self._session = self._session, None
+        if session is None or session.closed:
+            return
+        if self._loop is asyncio.get_running_loop():
+            await session.close()
+            await asyncio.sleep(0)  # asyncio closes sockets on the next turn of the loop
+        # A session opened on another loop cannot be awaited from here: its sockets close with it.
