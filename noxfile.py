@@ -40,9 +40,28 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on src/, codegen/ and generated/ (through the hfinfer._generated link)."""
+    """mypy --strict on src/, codegen/ and generated/.
+
+    The package maps generated/ into hfinfer as hfinfer._generated (pyproject.toml), which mypy
+    cannot follow; so it checks a copy laid out as the wheel is, and reports the files' own paths.
+    """
+    import shutil
+    from pathlib import Path
+
     _install_dev(session)
-    session.run("mypy")
+    tree = Path(session.create_tmp()) / "tree"
+    shutil.rmtree(tree, ignore_errors=True)
+    shutil.copytree("src/hfinfer", tree / "hfinfer")
+    shutil.copytree("generated", tree / "hfinfer" / "_generated")
+    output = session.run("mypy", env={"MYPYPATH": str(tree)}, silent=True, success_codes=[0, 1, 2])
+    mapped = (
+        str(output)
+        .replace(f"{tree}/hfinfer/_generated/", "generated/")
+        .replace(f"{tree}/hfinfer/", "src/hfinfer/")
+    )
+    print(mapped, end="")
+    if not mapped.rstrip().splitlines()[-1].startswith("Success"):
+        session.error("mypy found errors")
 
 
 @nox.session(python=PYTHON)
@@ -84,7 +103,8 @@ def wheel(session: nox.Session) -> None:
     """Build a wheel, install it (not editable) and run the surface tests against it."""
     session.install("build==1.6.1", "pytest==9.0.3", "pytest-asyncio==1.5.0", "respx==0.23.1")
     tmp = session.create_tmp()
-    session.run("python", "-m", "build", "--wheel", "--outdir", tmp, silent=True)
+    # The sdist first, then the wheel built from it: both must carry generated/ inside hfinfer.
+    session.run("python", "-m", "build", "--outdir", tmp, silent=True)
     import glob
 
     (built,) = glob.glob(f"{tmp}/hfinfer-*.whl")
@@ -109,12 +129,54 @@ def demo(session: nox.Session) -> None:
     session.run("python", "examples/tour.py")
 
 
+# huggingface_hub 0.26 is the last minor before the httpx rewrite whose AsyncInferenceClient sends
+# through aiohttp (its sync client through requests). It cannot share a venv with the latest
+# release, so the bench session keeps a second venv beside its own for it (see bench/README.md).
+BENCH_HUB_OLD = "huggingface_hub==0.26.5"
+
+
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Benchmark hfinfer against huggingface_hub (latest release) and bare httpx on loopback.
+    """Benchmark hfinfer against bare httpx and aiohttp, huggingface_hub (latest and 0.26) and openai.
 
-    Not a default session. Writes bench-results/results.json and bench-results/results.md.
+    Not a default session; `nox -s bench -- --quick` for a short run. Writes
+    bench-results/results.json and bench-results/results.md.
     """
+    import os
+
     session.install("-e", ".[numpy]")
-    session.install("--upgrade", "huggingface_hub")
-    session.run("python", "bench/run.py", *session.posargs)
+    # The peers, latest releases (their versions are recorded in the results).
+    session.install("--upgrade", "huggingface_hub", "openai", "aiohttp")
+    # The second venv, for huggingface_hub 0.26: the same aiohttp and numpy as this one, so that
+    # hub 0.26 and bare aiohttp run on the same aiohttp.
+    same = session.run_install(
+        "python",
+        "-c",
+        "from importlib.metadata import version as v; print(v('aiohttp'), v('numpy'))",
+        silent=True,
+    )
+    aiohttp_version, numpy_version = str(same).split()
+    old = os.path.join(os.path.dirname(session.virtualenv.location), "bench-hub-0.26")
+    old_python = os.path.join(old, "bin", "python")
+    if not os.path.exists(old_python):
+        session.run_install("python", "-m", "venv", old)
+    session.run_install(
+        old_python,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        BENCH_HUB_OLD,
+        f"aiohttp=={aiohttp_version}",
+        f"numpy=={numpy_version}",
+        external=True,
+    )
+    session.run("python", "bench/run.py", "--hub-old-python", old_python, *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def ray(session: nox.Session) -> None:
+    """The Ray Data stage (`hfinfer.ray`) on a local Ray cluster the tests start (617 MB install)."""
+    session.install("-e", ".[dev,ray]")
+    session.run("pytest", "-q", "-m", "ray", "tests/ray", *session.posargs)

@@ -10,6 +10,7 @@ level); aiohttp does the HTTP/1.1 work. What the adapter owns is small and exact
 - aiohttp adds nothing of its own to the request (no cookies, no Content-Type guess, no
   decompression: httpx does those) and never follows a redirect (httpx does);
 - a streamed request body may not exceed the Content-Length it declared;
+- the caller's own `Connection: close` closes the connection after the response;
 - the session belongs to one event loop: a client used from a new loop gets a new session.
 
 This module is imported only when an async client first sends, so `import hfinfer` never
@@ -27,6 +28,8 @@ from typing import Any
 import aiohttp
 import httpx
 import yarl
+
+from hfinfer._sending import READ_WHOLE
 
 # Most specific first: the first class that matches wins.
 _ERRORS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
@@ -127,6 +130,19 @@ class _ResponseStream(httpx.AsyncByteStream):
             await asyncio.sleep(0)  # let asyncio close the socket before we return
 
 
+class _Request(aiohttp.ClientRequest):
+    """aiohttp's request, honouring the caller's own `Connection: close` (aiohttp sends the
+    header but would reuse the connection unless the server closes it or says so)."""
+
+    async def send(self, conn: Any) -> aiohttp.ClientResponse:
+        value = self.headers.get("Connection", "")
+        if any(token.strip().lower() == "close" for token in value.split(",")):
+            protocol = conn.protocol
+            if protocol is not None:
+                protocol.force_close()
+        return await super().send(conn)
+
+
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """Send httpx requests with aiohttp (HTTP/1.1, keep-alive pool, optional proxy)."""
 
@@ -161,6 +177,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 auto_decompress=False,
                 skip_auto_headers=("Content-Type", "User-Agent", "Accept", "Accept-Encoding"),
                 timeout=aiohttp.ClientTimeout(total=None),
+                request_class=_Request,
             )
             self._loop = loop
         return self._session
@@ -198,10 +215,21 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
         if response.reason:
             extensions["reason_phrase"] = response.reason.encode("ascii", "replace")
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers]
+        stream: httpx.AsyncByteStream = _ResponseStream(response, request)
+        if request.extensions.get(READ_WHOLE) and 200 <= response.status < 300:
+            # The caller reads it all anyway: one read here spares a stream of chunks.
+            with _mapped(request):
+                try:
+                    content = await response.read()  # frees the connection at the end
+                except BaseException:
+                    response.close()
+                    raise
+            stream = httpx.ByteStream(content)
         return httpx.Response(
             status_code=response.status,
-            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers],
-            stream=_ResponseStream(response, request),
+            headers=headers,
+            stream=stream,
             request=request,
             extensions=extensions,
         )

@@ -25,6 +25,7 @@ DEFAULT_LIMITS = httpx.Limits(
 )
 MAX_REDIRECTS = 10
 T = TypeVar("T")
+C = TypeVar("C", "_Client", "_AsyncClient")
 
 
 class _Cookies(httpx.Cookies):
@@ -93,32 +94,13 @@ def _check_http2(config: ClientConfig) -> None:
 
 def sync_http_client(config: ClientConfig) -> httpx.Client:
     """The httpx client an `InferenceClient` creates: httpx's own transport, env proxies honoured."""
-    _check_http2(config)
-    verify = ssl_context(config.trust_env)
-    limits = config.limits or DEFAULT_LIMITS
-
-    def transport(proxy: httpx.Proxy | None) -> httpx.HTTPTransport:
-        return httpx.HTTPTransport(
-            verify=verify,
-            http2=config.http2,
-            limits=limits,
-            proxy=proxy,
-            trust_env=config.trust_env,
-        )
-
-    return _Client(
-        verify=verify,
-        http2=config.http2,
-        limits=limits,
-        mounts=_proxy_mounts(config.proxies, transport),
-        **_options(config),
-    )
+    return _on_httpx(config, _Client, httpx.HTTPTransport)
 
 
 def async_http_client(config: ClientConfig) -> httpx.AsyncClient:
     """The httpx client an `AsyncInferenceClient` creates, on the engine its config names."""
     if config.engine == "httpx":
-        return _httpx_async_client(config)
+        return _on_httpx(config, _AsyncClient, httpx.AsyncHTTPTransport)
     from hfinfer._aiohttp import AiohttpTransport  # aiohttp is imported when first needed
 
     verify = ssl_context(config.trust_env)
@@ -136,27 +118,19 @@ def async_http_client(config: ClientConfig) -> httpx.AsyncClient:
     )
 
 
-def _httpx_async_client(config: ClientConfig) -> httpx.AsyncClient:
+def _on_httpx(config: ClientConfig, client: type[C], transport: Callable[..., Any]) -> C:
+    """An httpx client (sync or async) on httpx's own transport; proxies mounted on the same."""
     _check_http2(config)
-    verify = ssl_context(config.trust_env)
-    limits = config.limits or DEFAULT_LIMITS
-
-    def transport(proxy: httpx.Proxy | None) -> httpx.AsyncHTTPTransport:
-        return httpx.AsyncHTTPTransport(
-            verify=verify,
-            http2=config.http2,
-            limits=limits,
-            proxy=proxy,
-            trust_env=config.trust_env,
-        )
-
-    return _AsyncClient(
-        verify=verify,
-        http2=config.http2,
-        limits=limits,
-        mounts=_proxy_mounts(config.proxies, transport),
-        **_options(config),
+    options = {
+        "verify": ssl_context(config.trust_env),
+        "http2": config.http2,
+        "limits": config.limits or DEFAULT_LIMITS,
+    }
+    mounts = _proxy_mounts(
+        config.proxies,
+        lambda proxy: transport(proxy=proxy, trust_env=config.trust_env, **options),
     )
+    return client(mounts=mounts, **options, **_options(config))
 
 
 def _proxy_mounts(proxies: Any, make: Callable[[httpx.Proxy | None], T]) -> dict[str, T] | None:
@@ -167,7 +141,10 @@ def _proxy_mounts(proxies: Any, make: Callable[[httpx.Proxy | None], T]) -> dict
     if not proxies:
         return None
     if isinstance(proxies, (str, httpx.URL, httpx.Proxy)):
-        return {"all://": make(_proxy(proxies))}
+        # Also on "http://" and "https://": httpx prefers a scheme's mount to "all://", and with
+        # trust_env it mounts HTTP(S)_PROXY there, which would otherwise win over this one.
+        transport = make(_proxy(proxies))
+        return {"all://": transport, "http://": transport, "https://": transport}
     if isinstance(proxies, Mapping):
         mounts: dict[str, T] = {}
         for key, url in proxies.items():

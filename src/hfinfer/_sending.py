@@ -53,27 +53,40 @@ def httpx_timeout(timeout: float | None) -> httpx.Timeout:
     return httpx.Timeout(timeout)
 
 
+READ_WHOLE = "hfinfer.read_whole"
+"""Request extension: the caller reads the whole body, so an engine may read it at once."""
+
+_URLS: dict[str, httpx.URL] = {}
+_URL_CACHE_SIZE = 256
+
+
+def _url(url: str) -> httpx.URL:
+    """A parsed URL, kept for the URLs a process calls again and again (parsing is costly)."""
+    parsed = _URLS.get(url)
+    if parsed is None:
+        if len(_URLS) >= _URL_CACHE_SIZE:
+            _URLS.clear()
+        parsed = _URLS[url] = httpx.URL(url)
+    return parsed
+
+
 def _request(
     client: httpx.Client | httpx.AsyncClient,
     out: Outgoing,
     headers: Mapping[str, str],
     timeout: float | None,
+    *,
+    stream: bool,
 ) -> httpx.Request:
     body = out.body
-    if body.content is not None:
-        return client.build_request(
-            out.method,
-            out.url,
-            headers=headers,
-            content=body.content,
-            timeout=httpx_timeout(timeout),
-        )
-    if body.json is not None:
-        return client.build_request(
-            out.method, out.url, headers=headers, json=body.json, timeout=httpx_timeout(timeout)
-        )
     return client.build_request(
-        out.method, out.url, headers=headers, timeout=httpx_timeout(timeout)
+        out.method,
+        _url(out.url),
+        headers=headers,
+        content=body.content,
+        json=body.json if body.content is None else None,
+        timeout=httpx_timeout(timeout),
+        extensions=None if stream else {READ_WHOLE: True},
     )
 
 
@@ -102,7 +115,8 @@ class _Loop:
     def timeout_error(self, exc: httpx.TimeoutException) -> InferenceTimeoutError:
         kind = type(exc).__name__
         return InferenceTimeoutError(
-            f"Inference call timed out ({kind}, timeout={self.timeout}s) on attempt"
+            f"Inference call timed out ({kind}, timeout="
+            f"{'None' if self.timeout is None else f'{self.timeout}s'}) on attempt"
             f" {self.attempts}: {self.out.method} {self.out.url}",
             request=exc.request,
             attempts=self.attempts,
@@ -239,7 +253,9 @@ def send_sync(
     while True:
         loop.attempts += 1
         try:
-            response = client.send(_request(client, out, loop.headers, policy.timeout), stream=True)
+            response = client.send(
+                _request(client, out, loop.headers, policy.timeout, stream=stream), stream=True
+            )
         except httpx.TimeoutException as exc:
             raise loop.timeout_error(exc) from exc
         except httpx.TransportError as exc:
@@ -269,7 +285,7 @@ async def send_async(
     loop = _Loop(out, policy)
     while True:
         loop.attempts += 1
-        request = _request(client, out, loop.headers, policy.timeout)
+        request = _request(client, out, loop.headers, policy.timeout, stream=stream)
         try:
             response = await client.send(request, stream=True)
         except httpx.TimeoutException as exc:
