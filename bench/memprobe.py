@@ -1,7 +1,9 @@
 """Memory of the async workload for one client, in a fresh process (run by bench/run.py).
 
-`python bench/memprobe.py CLIENT BASE_URL N CONCURRENCY [trace]` prints one JSON line:
-- rss_before_mib: resident set after importing the client library (before any request);
+`python bench/memprobe.py CLIENT BASE_URL N CONCURRENCY [trace]` (CLIENT: a key of
+workloads.CLIENTS; huggingface_hub 0.26's is run with its venv's python) prints one JSON line:
+- rss_before_mib: resident set after importing the client library (before any request; the
+  aiohttp engine, and aiohttp in huggingface_hub 0.26, are imported only by the first request);
 - peak_rss_mib: the process's peak resident set (VmHWM) after N requests at CONCURRENCY
   with a fresh client;
 - tracemalloc_peak_kib: with `trace`, the peak of Python allocations during a second such run,
@@ -16,9 +18,8 @@ import json
 import sys
 import tracemalloc
 
-import workloads
-
-MODULES = {"hfinfer": "hfinfer", "huggingface_hub": "huggingface_hub", "httpx": "httpx"}
+import async_clients
+import workloads as wl
 
 
 def status_mib(field: str) -> float:
@@ -34,19 +35,19 @@ def status_mib(field: str) -> float:
 
 
 async def one_run(client: str, base: str, n: int, concurrency: int) -> int:
-    adapter = await workloads.ASYNC_FACTORIES[client](base)
+    adapter = await async_clients.make(client, "text_classification", base, concurrency)
     try:
-        results = await workloads.run_concurrent(adapter, n, concurrency)
+        results = await wl.run_concurrent(adapter, n, concurrency)
     finally:
         await adapter.close()
-    expected = workloads.expected_labels()
+    expected = wl.expected_labels()
     return sum(1 for r in results if r == expected)
 
 
 def main() -> None:
     client, base, n, concurrency = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     trace = sys.argv[5:6] == ["trace"]
-    importlib.import_module(MODULES[client])
+    importlib.import_module(wl.CLIENTS[client].module)
     rss_before = status_mib("VmRSS")
     ok = asyncio.run(one_run(client, base, n, concurrency))
     peak = status_mib("VmHWM")

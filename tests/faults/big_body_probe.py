@@ -1,6 +1,6 @@
 """Run in a fresh interpreter: one `text_to_speech` call whose body is huge; print a JSON report.
 
-    python big_body_probe.py {sync|async} WARMUP_URL BIG_URL
+    python big_body_probe.py {sync|aiohttp|httpx-async} WARMUP_URL BIG_URL
 
 The report has the result's length and sha256 and the growth of the process's peak RSS
 (`ru_maxrss`) during the call, so the memory the call needs is measured without the test runner.
@@ -43,8 +43,9 @@ def run_sync(warmup: str, big: str) -> dict[str, object]:
         return _report(result, before, elapsed)
 
 
-async def run_async(warmup: str, big: str) -> dict[str, object]:
-    async with AsyncInferenceClient(token=False, timeout=60, max_retries=0) as client:
+async def run_async(warmup: str, big: str, engine: str) -> dict[str, object]:
+    client = AsyncInferenceClient(token=False, timeout=60, max_retries=0, engine=engine)  # type: ignore[arg-type]
+    async with client:
         await client.text_to_speech("hi", model=warmup)
         before = _peak_rss()
         start = time.monotonic()
@@ -55,7 +56,11 @@ async def run_async(warmup: str, big: str) -> dict[str, object]:
 
 def main(argv: list[str]) -> int:
     flavour, warmup, big = argv
-    report = run_sync(warmup, big) if flavour == "sync" else asyncio.run(run_async(warmup, big))
+    if flavour == "sync":
+        report = run_sync(warmup, big)
+    else:
+        engine = {"aiohttp": "aiohttp", "httpx-async": "httpx"}[flavour]
+        report = asyncio.run(run_async(warmup, big, engine))
     print(json.dumps(report))
     return 0
 

@@ -1,21 +1,42 @@
-"""One call of either flavour, as an outcome: the value, or the exception, and how long it took.
+"""One call of any flavour, as an outcome: the value, or the exception, and how long it took.
 
-Shared by the fault tests and the soak. A sync test drives an `AsyncInferenceClient` through its
-own event loop (`Runner`), so every test is written once for both flavours.
+Shared by the fault tests, the loopback tests and the soak. A flavour is a client on one engine:
+"sync" (`InferenceClient`, httpx's own transport), "aiohttp" (`AsyncInferenceClient`, the default
+engine) and "httpx-async" (`AsyncInferenceClient(engine="httpx")`). A sync test drives an async
+client through its own event loop (`Runner`), so every test is written once for every engine.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from hfinfer import AsyncInferenceClient, InferenceClient
+from hfinfer._engines import Engine
 
-Flavour = Literal["sync", "async"]
+Flavour = Literal["sync", "aiohttp", "httpx-async"]
 Call = Literal["classify", "chat", "tts"]
-FLAVOURS: tuple[Flavour, ...] = ("sync", "async")
+FLAVOURS: tuple[Flavour, ...] = ("sync", "aiohttp", "httpx-async")
+ASYNC_FLAVOURS: tuple[Flavour, ...] = ("aiohttp", "httpx-async")
+ENGINE: dict[str, Engine] = {"aiohttp": "aiohttp", "httpx-async": "httpx"}
+"""The `engine=` of the `AsyncInferenceClient` of each async flavour."""
+
+
+def make_async_client(flavour: Flavour, **client_kwargs: Any) -> AsyncInferenceClient:
+    """An `AsyncInferenceClient` on the engine of an async flavour."""
+    return AsyncInferenceClient(engine=ENGINE[flavour], **client_kwargs)
+
+
+def make_client(flavour: Flavour, **client_kwargs: Any) -> InferenceClient | AsyncInferenceClient:
+    if flavour == "sync":
+        return InferenceClient(**client_kwargs)
+    return make_async_client(flavour, **client_kwargs)
+
+
 MESSAGES = [{"role": "user", "content": "hi"}]
 
 
@@ -78,7 +99,7 @@ async def async_call(client: AsyncInferenceClient, call: Call, model: str) -> Ou
 
 
 class Runner:
-    """One client of either flavour; `call()` is synchronous for both."""
+    """One client of any flavour; `call()` is synchronous for all."""
 
     def __init__(self, flavour: Flavour, **client_kwargs: Any) -> None:
         self.flavour = flavour
@@ -90,7 +111,32 @@ class Runner:
             self._sync = InferenceClient(**client_kwargs)
         else:
             self._loop = asyncio.new_event_loop()
-            self._async = AsyncInferenceClient(**client_kwargs)
+            self._async = make_async_client(flavour, **client_kwargs)
+
+    @property
+    def client(self) -> InferenceClient | AsyncInferenceClient:
+        client = self._sync or self._async
+        assert client is not None
+        return client
+
+    def run(self, awaitable: Any) -> Any:
+        """Run a coroutine on this runner's loop (async flavours only)."""
+        assert self._loop is not None
+        return self._loop.run_until_complete(awaitable)
+
+    def do(self, fn: Callable[[Any], Any]) -> Outcome:
+        """Any call on the client: `fn(client)` (awaited for async flavours), as an Outcome."""
+        outcome = Outcome()
+        start = time.monotonic()
+        try:
+            result = fn(self.client)
+            if inspect.isawaitable(result):
+                result = self.run(result)
+            outcome.value = result
+        except Exception as exc:
+            outcome.error = exc
+        outcome.elapsed = time.monotonic() - start
+        return outcome
 
     def call(self, call: Call, model: str) -> Outcome:
         if self._sync is not None:

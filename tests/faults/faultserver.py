@@ -52,6 +52,8 @@ FAULTS = (
     "r429",  # 429 with Retry-After: 0
     "r429date",  # 429 with an HTTP-date Retry-After in the past
     "r429far",  # 429 with an HTTP-date Retry-After an hour ahead
+    "r429hour",  # 429 with Retry-After: 3600 (seconds)
+    "r429in1",  # 429 with Retry-After: 1
     "r429ms",  # 429 with retry-after-ms: 20 (and Retry-After: 3600, which must lose)
     "e500",  # 500 with a JSON error message and a request id
     "stallhead",  # read the request, never answer
@@ -413,6 +415,12 @@ class FaultServer:
     def _fault_r429far(self, conn: _Conn, chat: bool) -> bool:
         later = email.utils.formatdate(time.time() + 3600, usegmt=True)
         return self._send_429(conn, [("retry-after", later)])
+
+    def _fault_r429hour(self, conn: _Conn, chat: bool) -> bool:
+        return self._send_429(conn, [("retry-after", "3600")])
+
+    def _fault_r429in1(self, conn: _Conn, chat: bool) -> bool:
+        return self._send_429(conn, [("retry-after", "1")])
 
     def _fault_r429ms(self, conn: _Conn, chat: bool) -> bool:
         return self._send_429(conn, [("retry-after-ms", "20"), ("retry-after", "3600")])

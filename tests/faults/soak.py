@@ -1,9 +1,10 @@
-"""Soak: many calls, sync then async, against the fault server with a share of random faults.
+"""Soak: many calls on every engine, against the fault server with a share of random faults.
 
     python -m tests.faults.soak --calls 10000 --fault-rate 0.1 --concurrency 16 --seed 1
 
-Runs `--calls` calls on one `InferenceClient`, then `--calls` calls on one `AsyncInferenceClient`
-shared by `--concurrency` tasks. Calls are a seeded mix of plain JSON calls (text_classification)
+Runs `--calls` calls on one `InferenceClient` (httpx's own transport), then `--calls` calls on one
+`AsyncInferenceClient` shared by `--concurrency` tasks for each async engine (aiohttp, the
+default; then httpx's own), one phase per flavour (`--flavours` picks some). Calls are a seeded mix of plain JSON calls (text_classification)
 and streamed chat calls; about `--fault-rate` of them hit a fault: a reset before the response,
 a 500, a 503 "loading" or a 429 once (each must end in success after a retry or wait), a truncated
 body or a mid-stream reset (each must end in a typed error). It prints a JSON summary and exits
@@ -29,9 +30,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import hfinfer._retry
-from hfinfer import AsyncInferenceClient, InferenceClient, InferenceError
+from hfinfer import InferenceClient, InferenceError
 
-from .calls import Call, Flavour, Outcome, async_call, sync_call
+from .calls import FLAVOURS, Call, Flavour, Outcome, async_call, make_async_client, sync_call
 from .faultserver import CHAT_TOKENS, TOKEN, FaultServer
 
 MEMORY_GROWTH_LIMIT = 20 * 2**20
@@ -169,18 +170,18 @@ def run_sync(server: FaultServer, items: list[Planned], tally: Tally) -> list[in
 
 
 async def run_async(
-    server: FaultServer, items: list[Planned], tally: Tally, concurrency: int
+    server: FaultServer, items: list[Planned], tally: Tally, concurrency: int, flavour: Flavour
 ) -> list[int]:
     samples: list[int] = []
     marks = set(_checkpoints(len(items)))
     queue = iter(enumerate(items, 1))
     done = 0
-    client = AsyncInferenceClient(token=False, timeout=TIMEOUT, max_retries=MAX_RETRIES)
+    client = make_async_client(flavour, token=False, timeout=TIMEOUT, max_retries=MAX_RETRIES)
 
     async def worker() -> None:
         nonlocal done
         for index, item in queue:
-            outcome = await async_call(client, item.call, _model(server, item, index, "async"))
+            outcome = await async_call(client, item.call, _model(server, item, index, flavour))
             tally.add(item, outcome)
             done += 1
             if done in marks:
@@ -198,7 +199,11 @@ def _mb(value: float) -> float:
 
 
 def run(
-    calls: int = 10_000, fault_rate: float = 0.1, concurrency: int = 16, seed: int = 1
+    calls: int = 10_000,
+    fault_rate: float = 0.1,
+    concurrency: int = 16,
+    seed: int = 1,
+    flavours: tuple[Flavour, ...] = FLAVOURS,
 ) -> dict[str, Any]:
     """Run the soak; return the summary (its "ok" is False when an invariant broke)."""
     rng = random.Random(seed)
@@ -206,7 +211,7 @@ def run(
     problems: list[str] = []
     started = time.monotonic()
     with FaultServer() as server, fast_waits():
-        for flavour in ("sync", "async"):
+        for flavour in flavours:
             items = plan(calls, fault_rate, rng)
             tally = Tally()
             server.reset_max_open()
@@ -215,7 +220,7 @@ def run(
             if flavour == "sync":
                 samples = run_sync(server, items, tally)
             else:
-                samples = asyncio.run(run_async(server, items, tally, concurrency))
+                samples = asyncio.run(run_async(server, items, tally, concurrency, flavour))
             wall = time.monotonic() - t0
             leaked = server.wait_open(0, timeout=10.0)
             growth = samples[-1] - samples[0] if samples else 0
@@ -252,7 +257,7 @@ def run(
     return {
         "ok": not problems,
         "problems": problems,
-        "calls": 2 * calls,
+        "calls": len(flavours) * calls,
         "faults_injected": sum(p["faults_planned"] for p in phases.values()),
         "leaked_connections": sum(p["leaked_connections"] for p in phases.values()),
         "connections_accepted": accepted,
@@ -263,6 +268,7 @@ def run(
             "fault_rate": fault_rate,
             "concurrency": concurrency,
             "seed": seed,
+            "flavours": list(flavours),
         },
         "phases": phases,
     }
@@ -274,7 +280,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fault-rate", type=float, default=0.1)
     parser.add_argument("--concurrency", type=int, default=16, help="async tasks")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--flavours",
+        default=",".join(FLAVOURS),
+        help=f"comma-separated, among {', '.join(FLAVOURS)} (default: all)",
+    )
     args = parser.parse_args(argv)
+    flavours = tuple(f.strip() for f in args.flavours.split(",") if f.strip())
+    unknown = [f for f in flavours if f not in FLAVOURS]
+    if unknown or not flavours:
+        parser.error(f"unknown flavour(s) {unknown}: choose among {', '.join(FLAVOURS)}")
     for name in (
         "HTTP_PROXY",
         "HTTPS_PROXY",
@@ -284,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         "all_proxy",
     ):
         os.environ.pop(name, None)  # loopback calls must not go through a proxy
-    summary = run(args.calls, args.fault_rate, args.concurrency, args.seed)
+    summary = run(args.calls, args.fault_rate, args.concurrency, args.seed, flavours)  # type: ignore[arg-type]
     print(json.dumps(summary, indent=2))
     return 0 if summary["ok"] else 1
 

@@ -1,15 +1,18 @@
-"""The soak (tests/faults/soak.py), short: ~300 calls per flavour, the same invariants."""
+"""The soak (tests/faults/soak.py), short: 300 calls per flavour (sync, aiohttp, httpx-async)."""
 
 from __future__ import annotations
 
 import pytest
 
+from .calls import FLAVOURS
 from .soak import run
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(90)
 def test_short_soak() -> None:
     summary = run(calls=300, fault_rate=0.1, concurrency=16, seed=7)
+    assert sorted(summary["phases"]) == sorted(FLAVOURS)
+    assert summary["calls"] == 300 * len(FLAVOURS)
     assert summary["problems"] == [], summary
     assert summary["ok"]
     assert summary["faults_injected"] > 0

@@ -5,7 +5,8 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 CLOSE_AFTER = b"x-close-after: 1"
@@ -15,10 +16,22 @@ Reply = Callable[[bytes], bytes | None]
 """Given the raw request, the bytes to send back (None: close the connection without answering)."""
 
 
-def read_request(sock: socket.socket, buffer: bytearray) -> bytes | None:
-    """One request (head and Content-Length or chunked body) from the socket, or None at EOF."""
+def _recv(sock: socket.socket, record: bytearray | None) -> bytes:
+    data = sock.recv(65536)
+    if record is not None:
+        record += data
+    return data
+
+
+def read_request(
+    sock: socket.socket, buffer: bytearray, record: bytearray | None = None
+) -> bytes | None:
+    """One request (head and Content-Length or chunked body) from the socket, or None at EOF.
+
+    Every byte read is also appended to `record` when one is given.
+    """
     while b"\r\n\r\n" not in buffer:
-        data = sock.recv(65536)
+        data = _recv(sock, record)
         if not data:
             return None
         buffer += data
@@ -30,7 +43,7 @@ def read_request(sock: socket.socket, buffer: bytearray) -> bytes | None:
             length = int(line.split(b":", 1)[1])
     if b"transfer-encoding: chunked" in head:
         while not buffer.endswith(b"0\r\n\r\n"):
-            data = sock.recv(65536)
+            data = _recv(sock, record)
             if not data:
                 return None
             buffer += data
@@ -38,7 +51,7 @@ def read_request(sock: socket.socket, buffer: bytearray) -> bytes | None:
         buffer.clear()
         return request
     while len(buffer) < end + length:
-        data = sock.recv(65536)
+        data = _recv(sock, record)
         if not data:
             return None
         buffer += data
@@ -57,6 +70,10 @@ class RawServer:
         self.connections = 0
         self.closed_by_client = 0
         """Connections on which the server read EOF (the client closed them)."""
+        self.open = 0
+        """Connections the server has accepted and not yet closed (for any reason)."""
+        self.received: list[bytearray] = []
+        """Every byte received, one bytearray per connection (complete requests or not)."""
         self._sock = socket.socket()
         self._sock.bind(("127.0.0.1", 0))
         self._sock.listen(64)
@@ -75,12 +92,23 @@ class RawServer:
                 return
             with self._lock:
                 self.connections += 1
-            thread = threading.Thread(target=self._handle, args=(conn,), daemon=True)
+                self.open += 1
+            thread = threading.Thread(target=self._counted, args=(conn,), daemon=True)
             thread.start()
             self._threads.append(thread)
 
+    def _counted(self, conn: socket.socket) -> None:
+        try:
+            self._handle(conn)
+        finally:
+            with self._lock:
+                self.open -= 1
+
     def _handle(self, conn: socket.socket) -> None:
         buffer = bytearray()
+        record = bytearray()
+        with self._lock:
+            self.received.append(record)
         if self.tls is not None:
             try:
                 conn = self.tls.wrap_socket(conn, server_side=True)
@@ -90,8 +118,10 @@ class RawServer:
         with conn:
             while True:
                 try:
-                    request = read_request(conn, buffer)
+                    request = read_request(conn, buffer, record)
                 except OSError:
+                    with self._lock:
+                        self.closed_by_client += 1  # a reset is the client closing too
                     return
                 if request is None:
                     with self._lock:
@@ -110,6 +140,27 @@ class RawServer:
                 if CLOSE_AFTER in reply:
                     return  # an idle keep-alive connection the server drops
 
+    def wait_closed_by_client(self, n: int, timeout: float = 5.0) -> int:
+        """Wait until the client has closed `n` connections; return how many it has closed."""
+        deadline = time.monotonic() + timeout
+        while self.closed_by_client < n and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.closed_by_client
+
+    def wait_open(self, n: int, timeout: float = 5.0) -> int:
+        """Wait until `n` connections are open on the server's side; return how many are."""
+        deadline = time.monotonic() + timeout
+        while self.open != n and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.open
+
+    def wait_all_closed(self, connections: int = 1, timeout: float = 5.0) -> bool:
+        """Wait until the server has accepted at least `connections` and none is open."""
+        deadline = time.monotonic() + timeout
+        while (self.connections < connections or self.open) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.connections >= connections and not self.open
+
     def close(self) -> None:
         self._sock.close()
 
@@ -127,3 +178,24 @@ def respond(body: bytes, *, status: str = "200 OK", headers: str = "") -> Reply:
     """A fixed reply with Content-Length."""
     head = f"HTTP/1.1 {status}\r\ncontent-length: {len(body)}\r\n{headers}\r\n".encode()
     return lambda request: head + body
+
+
+def chunk(data: bytes) -> bytes:
+    return f"{len(data):x}\r\n".encode() + data + b"\r\n"
+
+
+SSE_HEAD = (
+    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+)
+CHAT_EVENT = (
+    b'data: {"choices":[{"delta":{"content":"tok"},"index":0}],"created":1,"id":"c","model":"m"}'
+    b"\n\n"
+)
+
+
+def sse(events: Iterable[bytes] = (CHAT_EVENT,) * 3, *, end: bool = True) -> Reply:
+    """A chat SSE stream ending with `[DONE]`, all in one write; `end=False` leaves the body
+    open after `[DONE]` (no last chunk: the server then waits for the client)."""
+    body = b"".join(chunk(e) for e in events) + chunk(b"data: [DONE]\n\n")
+    reply = SSE_HEAD + body + (b"0\r\n\r\n" if end else b"")
+    return lambda request: reply

@@ -1,7 +1,8 @@
-"""HTTPS through hfinfer's transports: certificate verification against a local CA file."""
+"""HTTPS on every engine: certificate verification against a local CA file (SSL_CERT_FILE)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import ssl
 import subprocess
@@ -10,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from hfinfer import AsyncInferenceClient, InferenceClient, InferenceConnectionError
+from hfinfer import AsyncInferenceClient, InferenceConnectionError
+from hfinfer._engines import Engine
+from tests.faults.calls import Flavour, Runner
 
 from .rawserver import raw_server, respond
 
@@ -46,48 +49,53 @@ def trusted(certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> 
     yield
 
 
-def test_https_with_a_trusted_certificate(server_tls: ssl.SSLContext, trusted: None) -> None:
-    with raw_server(respond(LABELS), tls=server_tls) as server:
-        url = server.url.replace("127.0.0.1", "localhost")
-        with InferenceClient(url, token="hf_tls_token") as client:
-            assert client.text_classification("a")[0].label == "POSITIVE"
-            assert client.text_classification("b")[0].label == "POSITIVE"
-    assert server.connections == 1  # TLS connections are kept alive too
-    assert b"authorization: bearer hf_tls_token" in server.requests[0].lower()
-
-
-async def test_async_https_with_a_trusted_certificate(
-    server_tls: ssl.SSLContext, trusted: None
+def test_https_with_a_trusted_certificate(
+    server_tls: ssl.SSLContext, trusted: None, flavour: Flavour
 ) -> None:
     with raw_server(respond(LABELS), tls=server_tls) as server:
         url = server.url.replace("127.0.0.1", "localhost")
-        # AsyncInferenceClient reads the environment only with trust_env=True (as the reference)
-        async with AsyncInferenceClient(url, token=False, trust_env=True) as client:
-            assert (await client.text_classification("a"))[0].score == 0.9
-            assert (await client.text_classification("b"))[0].score == 0.9
-    assert server.connections == 1
+        # The sync client reads SSL_CERT_FILE by default (trust_env=True); the async client only
+        # with trust_env=True (as the reference), on either engine.
+        runner = Runner(flavour, token="hf_tls_token", trust_env=True)
+        try:
+            for _ in range(2):
+                outcome = runner.call("classify", url)
+                assert outcome.error is None, outcome.describe()
+                assert outcome.value[0].label == "POSITIVE"
+        finally:
+            runner.close()
+    assert server.connections == 1  # TLS connections are kept alive too
+    assert len(server.requests) == 2
+    assert b"authorization: bearer hf_tls_token" in server.requests[0].lower()
+
+
+async def test_async_without_trust_env_ignores_ssl_cert_file(
+    server_tls: ssl.SSLContext, trusted: None, engine: Engine
+) -> None:
+    with raw_server(respond(LABELS), tls=server_tls) as server:
+        url = server.url.replace("127.0.0.1", "localhost")
+        async with AsyncInferenceClient(url, token=False, max_retries=0, engine=engine) as client:
+            with pytest.raises(InferenceConnectionError, match="CERTIFICATE_VERIFY_FAILED"):
+                await client.text_classification("a")
+    assert server.requests == []
 
 
 @pytest.mark.parametrize("host", ["localhost", "127.0.0.1"])
 def test_untrusted_or_mismatched_certificate_is_refused(
     server_tls: ssl.SSLContext,
     host: str,
-    certificate: tuple[Path, Path],
+    flavour: Flavour,
     request: pytest.FixtureRequest,
 ) -> None:
     if host == "127.0.0.1":  # trusted, but issued for localhost only
         request.getfixturevalue("trusted")
     with raw_server(respond(LABELS), tls=server_tls) as server:
-        client = InferenceClient(server.url.replace("127.0.0.1", host), token=False, max_retries=0)
-        with pytest.raises(InferenceConnectionError, match=r"CERTIFICATE_VERIFY_FAILED|match"):
-            client.text_classification("a")
-    assert server.requests == []
-
-
-async def test_async_untrusted_certificate_is_refused(server_tls: ssl.SSLContext) -> None:
-    with raw_server(respond(LABELS), tls=server_tls) as server:
-        url = server.url.replace("127.0.0.1", "localhost")
-        async with AsyncInferenceClient(url, token=False, max_retries=0) as client:
-            with pytest.raises(InferenceConnectionError, match="CERTIFICATE_VERIFY_FAILED"):
-                await client.text_classification("a")
+        runner = Runner(flavour, max_retries=0, trust_env=True)
+        try:
+            outcome = runner.call("classify", server.url.replace("127.0.0.1", host))
+        finally:
+            runner.close()
+    assert isinstance(outcome.error, InferenceConnectionError), outcome.describe()
+    expected = "CERTIFICATE_VERIFY_FAILED" if host == "localhost" else r"match|mismatch"
+    assert re.search(expected, str(outcome.error)), str(outcome.error)
     assert server.requests == []
