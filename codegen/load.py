@@ -17,6 +17,8 @@ import attrs
 from codegen.errors import SchemaError, pointer
 
 COMMON_DIR = "common"
+PROVIDERS_DIR = "providers"
+"""Not a task: one data file per Inference Provider (`codegen/providers.py`)."""
 SCHEMA_FILES = ("input.json", "output.json", "stream_output.json")
 ROOT_FILES = {"input": "input.json", "output": "output.json", "stream": "stream_output.json"}
 
@@ -28,6 +30,8 @@ _SCHEMA_KEYWORDS = {
     "minLength", "maxLength", "additionalProperties", "format", "contentEncoding",
     "contentMediaType", "customTypePath", "nullable", "pattern",
 }  # fmt: skip
+_DICT_NAMES = frozenset(dir(dict))
+"""Names no property may take: every generated type is a dict, and its fields are attributes."""
 
 
 @attrs.frozen
@@ -66,7 +70,7 @@ def task_folders(schemas_dir: Path) -> list[Path]:
     return sorted(
         p
         for p in schemas_dir.iterdir()
-        if p.is_dir() and p.name != COMMON_DIR and not p.name.startswith(".")
+        if p.is_dir() and p.name not in (COMMON_DIR, PROVIDERS_DIR) and not p.name.startswith(".")
     )
 
 
@@ -204,6 +208,13 @@ def _validate_schema(node: Any, path: Path, where: tuple[object, ...]) -> None:
     if not isinstance(props, dict):
         raise SchemaError(path, pointer(*where, "properties"), "`properties` must be an object")
     for prop, sub in props.items():
+        if prop in _DICT_NAMES:
+            raise SchemaError(
+                path,
+                pointer(*where, "properties", prop),
+                f"property {prop!r} would hide the dict method of that name (generated types"
+                " are dicts)",
+            )
         if isinstance(sub, dict) and not sub.get("description") and "$ref" not in sub:
             raise SchemaError(
                 path, pointer(*where, "properties", prop), "property has no `description`"

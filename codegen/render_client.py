@@ -11,6 +11,7 @@ from typing import Any
 import attrs
 import jinja2
 
+from codegen.aliases import namespaces
 from codegen.model import CALL_OPTION, Argument, Check, Task
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -174,6 +175,9 @@ def _docstring(task: Task, returns: str) -> str:
     lines = [task.summary]
     if task.description:
         lines += ["", task.description]
+    if task.alias:
+        alias = ".".join(task.alias)
+        lines += ["", f"Also reachable as `client.{alias}`, with the same arguments and results."]
     lines += ["", "Args:"]
     for arg in task.arguments:
         optional = "" if arg.default is None else ", optional"
@@ -192,18 +196,40 @@ def _docstring(task: Task, returns: str) -> str:
             f"        Extra parameters sent as they are in `{'.'.join(task.extra_kwargs)}`."
         )
     lines += ["", "Returns:", f"    `{returns}`: {task.returns_doc}", "", "Raises:"]
-    lines.append(
-        "    InferenceInputError: an argument is invalid; raised before any request is sent."
-    )
-    lines.append("    InferenceTimeoutError: the model is not available or the request timed out.")
-    lines.append(
-        "    HfHubHTTPError: the server answered with an error status (its message included)."
-    )
-    if task.errors == "text-generation":
-        lines.append(
-            "    TextGenerationError: the server reported a generation error (typed by its kind)."
-        )
+    for name, doc in _RAISES:
+        if name == "TextGenerationError" and task.errors != "text-generation":
+            continue
+        lines.append(f"    {name}: {doc}")
     return "\n".join(lines) + "\n"
+
+
+_RAISES = (
+    ("InferenceInputError", "an argument is invalid; raised before any request is sent."),
+    (
+        "InferenceRequestError",
+        "the request cannot be framed as HTTP (e.g. a bad header); not sent.",
+    ),
+    (
+        "HfHubHTTPError",
+        "the server answered with an error status, after retries (its message included);"
+        " `BadRequestError` for 400.",
+    ),
+    ("TextGenerationError", "the server reported a generation error (typed by its kind)."),
+    (
+        "InferenceTimeoutError",
+        "the model did not become available in time, or the request timed out.",
+    ),
+    (
+        "InferenceConnectionError",
+        "the server could not be reached or dropped the connection, after retries.",
+    ),
+    (
+        "InferenceDecodeError",
+        "the server answered with a success status but a body that is not what this method"
+        " returns.",
+    ),
+)
+"""The docstring's `Raises:` section, in the order a call can meet them."""
 
 
 def used_type_names(views: Sequence[MethodView], known: set[str]) -> list[str]:
@@ -277,6 +303,7 @@ def render_sources(tasks: Sequence[Task], type_modules: dict[str, list[str]]) ->
     all_sources = ["schemas/*/binding.json"]
     known = {name for names in type_modules.values() for name in names}
     type_imports = used_type_names(views, known)
+    alias_classes = namespaces(tasks)
     out: dict[str, str] = {}
     for filename, cls, base_module, base_class, is_async in CLIENTS:
         out[filename] = env.get_template("client.py.jinja").render(
@@ -288,6 +315,7 @@ def render_sources(tasks: Sequence[Task], type_modules: dict[str, list[str]]) ->
             base_class=base_class,
             is_async=is_async,
             type_imports=type_imports,
+            namespaces=alias_classes,
             uses_numpy=any("NDArray" in v.returns(False) for v in views),
             uses_image=any(re.search(r"\bImage\b", v.returns(False)) for v in views),
         )

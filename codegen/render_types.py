@@ -1,4 +1,8 @@
-"""Stage 3: typed dataclasses for one task, rendered by datamodel-code-generator (as a library)."""
+"""Stage 2: typed dataclasses for one task, rendered by datamodel-code-generator (as a library).
+
+This is the project's one JSON Schema → Python type translator: the generated methods' argument
+and result annotations are read back from what it renders (`schema_types.TypeTable`).
+"""
 
 from __future__ import annotations
 

@@ -93,8 +93,11 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "list[AudioClassificationOutputElement]",
@@ -128,8 +131,11 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "list[AudioToAudioOutputElement]",
@@ -163,8 +169,11 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "AutomaticSpeechRecognitionOutput",
@@ -191,7 +200,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         presence_penalty: float | None = None,
         response_format: ChatCompletionInputGrammarType | Mapping[str, Any] | None = None,
         seed: int | None = None,
-        stop: Sequence[str] | None = None,
+        stop: str | Sequence[str] | None = None,
         stream_options: ChatCompletionInputStreamOptions | Mapping[str, Any] | None = None,
         temperature: float | None = None,
         tool_choice: ChatCompletionInputToolChoiceClass
@@ -221,7 +230,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         presence_penalty: float | None = None,
         response_format: ChatCompletionInputGrammarType | Mapping[str, Any] | None = None,
         seed: int | None = None,
-        stop: Sequence[str] | None = None,
+        stop: str | Sequence[str] | None = None,
         stream_options: ChatCompletionInputStreamOptions | Mapping[str, Any] | None = None,
         temperature: float | None = None,
         tool_choice: ChatCompletionInputToolChoiceClass
@@ -251,7 +260,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         presence_penalty: float | None = None,
         response_format: ChatCompletionInputGrammarType | Mapping[str, Any] | None = None,
         seed: int | None = None,
-        stop: Sequence[str] | None = None,
+        stop: str | Sequence[str] | None = None,
         stream_options: ChatCompletionInputStreamOptions | Mapping[str, Any] | None = None,
         temperature: float | None = None,
         tool_choice: ChatCompletionInputToolChoiceClass
@@ -280,7 +289,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         presence_penalty: float | None = None,
         response_format: ChatCompletionInputGrammarType | Mapping[str, Any] | None = None,
         seed: int | None = None,
-        stop: Sequence[str] | None = None,
+        stop: str | Sequence[str] | None = None,
         stream_options: ChatCompletionInputStreamOptions | Mapping[str, Any] | None = None,
         temperature: float | None = None,
         tool_choice: ChatCompletionInputToolChoiceClass
@@ -296,7 +305,9 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
     ) -> ChatCompletionOutput | AsyncStream[ChatCompletionStreamOutput]:
         """Generate the next assistant message of a conversation with a chat model.
 
-        Works with any OpenAI-compatible chat server (TGI, vLLM, llama.cpp, ...) and is also reachable as `client.chat.completions.create`, with the same arguments and results.
+        Works with any OpenAI-compatible chat server (TGI, vLLM, llama.cpp, ...).
+
+        Also reachable as `client.chat.completions.create`, with the same arguments and results.
 
         Args:
             messages (`Sequence[ChatCompletionInputMessage | Mapping[str, Any]]`):
@@ -321,8 +332,8 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 Constrain the answer to a JSON Schema or a regular expression (TGI grammar format: {"type": "json" | "regex", "value": ...}).
             seed (`int | None`, optional):
                 Seed of the random sampling, for reproducible completions.
-            stop (`Sequence[str] | None`, optional):
-                Up to four sequences that end the completion as soon as one of them is generated.
+            stop (`str | Sequence[str] | None`, optional):
+                Up to four sequences that end the completion as soon as one of them is generated (one sequence may be given as a string).
             stream_options (`ChatCompletionInputStreamOptions | Mapping[str, Any] | None`, optional):
                 Options of a streamed completion.
             temperature (`float | None`, optional):
@@ -345,9 +356,12 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
             TextGenerationError: the server reported a generation error (typed by its kind).
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "ChatCompletionOutput | AsyncStream[ChatCompletionStreamOutput]",
@@ -427,8 +441,11 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "list[DocumentQuestionAnsweringOutputElement]",
@@ -485,8 +502,11 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "NDArray[np.float32]",
@@ -526,8 +546,11 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "list[FillMaskOutputElement]",
@@ -567,8 +590,11 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "list[ImageClassificationOutputElement]",
@@ -614,8 +640,11 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "list[ImageSegmentationOutputElement]",
@@ -670,8 +699,11 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "Image",
@@ -716,8 +748,11 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "ImageToTextOutput",
@@ -754,8 +789,11 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "list[ObjectDetectionOutputElement]",
@@ -813,8 +851,11 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "QuestionAnsweringOutputElement | list[QuestionAnsweringOutputElement]",
@@ -861,8 +902,11 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "list[float]",
@@ -908,8 +952,11 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "SummarizationOutput",
@@ -949,8 +996,11 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "TableQuestionAnsweringOutputElement",
@@ -984,8 +1034,11 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "list[str]",
@@ -1019,8 +1072,11 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "list[float]",
@@ -1060,8 +1116,11 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "list[TextClassificationOutputElement]",
@@ -1091,8 +1150,8 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         repetition_penalty: float | None = None,
         return_full_text: bool = False,
         seed: int | None = None,
-        stop: Sequence[str] | None = None,
-        stop_sequences: Sequence[str] | None = None,
+        stop: str | Sequence[str] | None = None,
+        stop_sequences: str | Sequence[str] | None = None,
         temperature: float | None = None,
         top_k: int | None = None,
         top_n_tokens: int | None = None,
@@ -1121,8 +1180,8 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         repetition_penalty: float | None = None,
         return_full_text: bool = False,
         seed: int | None = None,
-        stop: Sequence[str] | None = None,
-        stop_sequences: Sequence[str] | None = None,
+        stop: str | Sequence[str] | None = None,
+        stop_sequences: str | Sequence[str] | None = None,
         temperature: float | None = None,
         top_k: int | None = None,
         top_n_tokens: int | None = None,
@@ -1151,8 +1210,8 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         repetition_penalty: float | None = None,
         return_full_text: bool = False,
         seed: int | None = None,
-        stop: Sequence[str] | None = None,
-        stop_sequences: Sequence[str] | None = None,
+        stop: str | Sequence[str] | None = None,
+        stop_sequences: str | Sequence[str] | None = None,
         temperature: float | None = None,
         top_k: int | None = None,
         top_n_tokens: int | None = None,
@@ -1181,8 +1240,8 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         repetition_penalty: float | None = None,
         return_full_text: bool = False,
         seed: int | None = None,
-        stop: Sequence[str] | None = None,
-        stop_sequences: Sequence[str] | None = None,
+        stop: str | Sequence[str] | None = None,
+        stop_sequences: str | Sequence[str] | None = None,
         temperature: float | None = None,
         top_k: int | None = None,
         top_n_tokens: int | None = None,
@@ -1211,8 +1270,8 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         repetition_penalty: float | None = None,
         return_full_text: bool = False,
         seed: int | None = None,
-        stop: Sequence[str] | None = None,
-        stop_sequences: Sequence[str] | None = None,
+        stop: str | Sequence[str] | None = None,
+        stop_sequences: str | Sequence[str] | None = None,
         temperature: float | None = None,
         top_k: int | None = None,
         top_n_tokens: int | None = None,
@@ -1242,8 +1301,8 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         repetition_penalty: float | None = None,
         return_full_text: bool = False,
         seed: int | None = None,
-        stop: Sequence[str] | None = None,
-        stop_sequences: Sequence[str] | None = None,
+        stop: str | Sequence[str] | None = None,
+        stop_sequences: str | Sequence[str] | None = None,
         temperature: float | None = None,
         top_k: int | None = None,
         top_n_tokens: int | None = None,
@@ -1286,9 +1345,9 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 Prepend the prompt to the generated text.
             seed (`int | None`, optional):
                 Seed of the random sampling, for reproducible generations.
-            stop (`Sequence[str] | None`, optional):
-                Stop sequences: generation stops as soon as one of these strings is generated.
-            stop_sequences (`Sequence[str] | None`, optional):
+            stop (`str | Sequence[str] | None`, optional):
+                Stop sequences: generation stops as soon as one of these strings is generated (one sequence may be given as a string).
+            stop_sequences (`str | Sequence[str] | None`, optional):
                 Alias of `stop`, used only when `stop` is not given. Deprecated: Use `stop` instead; `stop_sequences` will be removed in a future version.
             temperature (`float | None`, optional):
                 Temperature applied to the logits distribution; lower values make the output more deterministic.
@@ -1312,9 +1371,12 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
             TextGenerationError: the server reported a generation error (typed by its kind).
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "str | AsyncStream[str] | TextGenerationOutput | AsyncStream[TextGenerationStreamOutput]",
@@ -1398,8 +1460,11 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "Image",
@@ -1492,8 +1557,11 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "bytes",
@@ -1554,8 +1622,11 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "list[TokenClassificationOutputElement]",
@@ -1606,8 +1677,11 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "TranslationOutput",
@@ -1654,8 +1728,11 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "list[VisualQuestionAnsweringOutputElement]",
@@ -1698,8 +1775,11 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "list[ZeroShotClassificationOutputElement]",
@@ -1739,8 +1819,11 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "list[ZeroShotImageClassificationOutputElement]",
@@ -1751,3 +1834,26 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 max_retries=max_retries,
             ),
         )
+
+    @property
+    def chat(self) -> _Chat:
+        """`client.chat`: aliases of task methods (`chat.completions.create` is `chat_completion`)."""
+        return _Chat(self)
+
+
+class _Chat:
+    """`client.chat`: aliases of task methods (`chat.completions.create` is `chat_completion`)."""
+
+    __slots__ = ("completions",)
+
+    def __init__(self, client: AsyncInferenceClient) -> None:
+        self.completions = _ChatCompletions(client)
+
+
+class _ChatCompletions:
+    """`client.chat.completions`: aliases of task methods (`chat.completions.create` is `chat_completion`)."""
+
+    __slots__ = ("create",)
+
+    def __init__(self, client: AsyncInferenceClient) -> None:
+        self.create = client.chat_completion

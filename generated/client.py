@@ -93,8 +93,11 @@ class InferenceClient(BaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "list[AudioClassificationOutputElement]",
@@ -128,8 +131,11 @@ class InferenceClient(BaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "list[AudioToAudioOutputElement]",
@@ -163,8 +169,11 @@ class InferenceClient(BaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "AutomaticSpeechRecognitionOutput",
@@ -191,7 +200,7 @@ class InferenceClient(BaseInferenceClient):
         presence_penalty: float | None = None,
         response_format: ChatCompletionInputGrammarType | Mapping[str, Any] | None = None,
         seed: int | None = None,
-        stop: Sequence[str] | None = None,
+        stop: str | Sequence[str] | None = None,
         stream_options: ChatCompletionInputStreamOptions | Mapping[str, Any] | None = None,
         temperature: float | None = None,
         tool_choice: ChatCompletionInputToolChoiceClass
@@ -221,7 +230,7 @@ class InferenceClient(BaseInferenceClient):
         presence_penalty: float | None = None,
         response_format: ChatCompletionInputGrammarType | Mapping[str, Any] | None = None,
         seed: int | None = None,
-        stop: Sequence[str] | None = None,
+        stop: str | Sequence[str] | None = None,
         stream_options: ChatCompletionInputStreamOptions | Mapping[str, Any] | None = None,
         temperature: float | None = None,
         tool_choice: ChatCompletionInputToolChoiceClass
@@ -251,7 +260,7 @@ class InferenceClient(BaseInferenceClient):
         presence_penalty: float | None = None,
         response_format: ChatCompletionInputGrammarType | Mapping[str, Any] | None = None,
         seed: int | None = None,
-        stop: Sequence[str] | None = None,
+        stop: str | Sequence[str] | None = None,
         stream_options: ChatCompletionInputStreamOptions | Mapping[str, Any] | None = None,
         temperature: float | None = None,
         tool_choice: ChatCompletionInputToolChoiceClass
@@ -280,7 +289,7 @@ class InferenceClient(BaseInferenceClient):
         presence_penalty: float | None = None,
         response_format: ChatCompletionInputGrammarType | Mapping[str, Any] | None = None,
         seed: int | None = None,
-        stop: Sequence[str] | None = None,
+        stop: str | Sequence[str] | None = None,
         stream_options: ChatCompletionInputStreamOptions | Mapping[str, Any] | None = None,
         temperature: float | None = None,
         tool_choice: ChatCompletionInputToolChoiceClass
@@ -296,7 +305,9 @@ class InferenceClient(BaseInferenceClient):
     ) -> ChatCompletionOutput | Stream[ChatCompletionStreamOutput]:
         """Generate the next assistant message of a conversation with a chat model.
 
-        Works with any OpenAI-compatible chat server (TGI, vLLM, llama.cpp, ...) and is also reachable as `client.chat.completions.create`, with the same arguments and results.
+        Works with any OpenAI-compatible chat server (TGI, vLLM, llama.cpp, ...).
+
+        Also reachable as `client.chat.completions.create`, with the same arguments and results.
 
         Args:
             messages (`Sequence[ChatCompletionInputMessage | Mapping[str, Any]]`):
@@ -321,8 +332,8 @@ class InferenceClient(BaseInferenceClient):
                 Constrain the answer to a JSON Schema or a regular expression (TGI grammar format: {"type": "json" | "regex", "value": ...}).
             seed (`int | None`, optional):
                 Seed of the random sampling, for reproducible completions.
-            stop (`Sequence[str] | None`, optional):
-                Up to four sequences that end the completion as soon as one of them is generated.
+            stop (`str | Sequence[str] | None`, optional):
+                Up to four sequences that end the completion as soon as one of them is generated (one sequence may be given as a string).
             stream_options (`ChatCompletionInputStreamOptions | Mapping[str, Any] | None`, optional):
                 Options of a streamed completion.
             temperature (`float | None`, optional):
@@ -345,9 +356,12 @@ class InferenceClient(BaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
             TextGenerationError: the server reported a generation error (typed by its kind).
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "ChatCompletionOutput | Stream[ChatCompletionStreamOutput]",
@@ -427,8 +441,11 @@ class InferenceClient(BaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "list[DocumentQuestionAnsweringOutputElement]",
@@ -485,8 +502,11 @@ class InferenceClient(BaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "NDArray[np.float32]",
@@ -526,8 +546,11 @@ class InferenceClient(BaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "list[FillMaskOutputElement]",
@@ -567,8 +590,11 @@ class InferenceClient(BaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "list[ImageClassificationOutputElement]",
@@ -614,8 +640,11 @@ class InferenceClient(BaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "list[ImageSegmentationOutputElement]",
@@ -670,8 +699,11 @@ class InferenceClient(BaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "Image",
@@ -716,8 +748,11 @@ class InferenceClient(BaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "ImageToTextOutput",
@@ -754,8 +789,11 @@ class InferenceClient(BaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "list[ObjectDetectionOutputElement]",
@@ -813,8 +851,11 @@ class InferenceClient(BaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "QuestionAnsweringOutputElement | list[QuestionAnsweringOutputElement]",
@@ -861,8 +902,11 @@ class InferenceClient(BaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "list[float]",
@@ -908,8 +952,11 @@ class InferenceClient(BaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "SummarizationOutput",
@@ -949,8 +996,11 @@ class InferenceClient(BaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "TableQuestionAnsweringOutputElement",
@@ -984,8 +1034,11 @@ class InferenceClient(BaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "list[str]",
@@ -1019,8 +1072,11 @@ class InferenceClient(BaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "list[float]",
@@ -1060,8 +1116,11 @@ class InferenceClient(BaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "list[TextClassificationOutputElement]",
@@ -1091,8 +1150,8 @@ class InferenceClient(BaseInferenceClient):
         repetition_penalty: float | None = None,
         return_full_text: bool = False,
         seed: int | None = None,
-        stop: Sequence[str] | None = None,
-        stop_sequences: Sequence[str] | None = None,
+        stop: str | Sequence[str] | None = None,
+        stop_sequences: str | Sequence[str] | None = None,
         temperature: float | None = None,
         top_k: int | None = None,
         top_n_tokens: int | None = None,
@@ -1121,8 +1180,8 @@ class InferenceClient(BaseInferenceClient):
         repetition_penalty: float | None = None,
         return_full_text: bool = False,
         seed: int | None = None,
-        stop: Sequence[str] | None = None,
-        stop_sequences: Sequence[str] | None = None,
+        stop: str | Sequence[str] | None = None,
+        stop_sequences: str | Sequence[str] | None = None,
         temperature: float | None = None,
         top_k: int | None = None,
         top_n_tokens: int | None = None,
@@ -1151,8 +1210,8 @@ class InferenceClient(BaseInferenceClient):
         repetition_penalty: float | None = None,
         return_full_text: bool = False,
         seed: int | None = None,
-        stop: Sequence[str] | None = None,
-        stop_sequences: Sequence[str] | None = None,
+        stop: str | Sequence[str] | None = None,
+        stop_sequences: str | Sequence[str] | None = None,
         temperature: float | None = None,
         top_k: int | None = None,
         top_n_tokens: int | None = None,
@@ -1181,8 +1240,8 @@ class InferenceClient(BaseInferenceClient):
         repetition_penalty: float | None = None,
         return_full_text: bool = False,
         seed: int | None = None,
-        stop: Sequence[str] | None = None,
-        stop_sequences: Sequence[str] | None = None,
+        stop: str | Sequence[str] | None = None,
+        stop_sequences: str | Sequence[str] | None = None,
         temperature: float | None = None,
         top_k: int | None = None,
         top_n_tokens: int | None = None,
@@ -1211,8 +1270,8 @@ class InferenceClient(BaseInferenceClient):
         repetition_penalty: float | None = None,
         return_full_text: bool = False,
         seed: int | None = None,
-        stop: Sequence[str] | None = None,
-        stop_sequences: Sequence[str] | None = None,
+        stop: str | Sequence[str] | None = None,
+        stop_sequences: str | Sequence[str] | None = None,
         temperature: float | None = None,
         top_k: int | None = None,
         top_n_tokens: int | None = None,
@@ -1240,8 +1299,8 @@ class InferenceClient(BaseInferenceClient):
         repetition_penalty: float | None = None,
         return_full_text: bool = False,
         seed: int | None = None,
-        stop: Sequence[str] | None = None,
-        stop_sequences: Sequence[str] | None = None,
+        stop: str | Sequence[str] | None = None,
+        stop_sequences: str | Sequence[str] | None = None,
         temperature: float | None = None,
         top_k: int | None = None,
         top_n_tokens: int | None = None,
@@ -1284,9 +1343,9 @@ class InferenceClient(BaseInferenceClient):
                 Prepend the prompt to the generated text.
             seed (`int | None`, optional):
                 Seed of the random sampling, for reproducible generations.
-            stop (`Sequence[str] | None`, optional):
-                Stop sequences: generation stops as soon as one of these strings is generated.
-            stop_sequences (`Sequence[str] | None`, optional):
+            stop (`str | Sequence[str] | None`, optional):
+                Stop sequences: generation stops as soon as one of these strings is generated (one sequence may be given as a string).
+            stop_sequences (`str | Sequence[str] | None`, optional):
                 Alias of `stop`, used only when `stop` is not given. Deprecated: Use `stop` instead; `stop_sequences` will be removed in a future version.
             temperature (`float | None`, optional):
                 Temperature applied to the logits distribution; lower values make the output more deterministic.
@@ -1310,9 +1369,12 @@ class InferenceClient(BaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
             TextGenerationError: the server reported a generation error (typed by its kind).
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "str | Stream[str] | TextGenerationOutput | Stream[TextGenerationStreamOutput]",
@@ -1396,8 +1458,11 @@ class InferenceClient(BaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "Image",
@@ -1490,8 +1555,11 @@ class InferenceClient(BaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "bytes",
@@ -1552,8 +1620,11 @@ class InferenceClient(BaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "list[TokenClassificationOutputElement]",
@@ -1604,8 +1675,11 @@ class InferenceClient(BaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "TranslationOutput",
@@ -1652,8 +1726,11 @@ class InferenceClient(BaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "list[VisualQuestionAnsweringOutputElement]",
@@ -1696,8 +1773,11 @@ class InferenceClient(BaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "list[ZeroShotClassificationOutputElement]",
@@ -1737,8 +1817,11 @@ class InferenceClient(BaseInferenceClient):
 
         Raises:
             InferenceInputError: an argument is invalid; raised before any request is sent.
-            InferenceTimeoutError: the model is not available or the request timed out.
-            HfHubHTTPError: the server answered with an error status (its message included).
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
         """
         return cast(
             "list[ZeroShotImageClassificationOutputElement]",
@@ -1749,3 +1832,26 @@ class InferenceClient(BaseInferenceClient):
                 max_retries=max_retries,
             ),
         )
+
+    @property
+    def chat(self) -> _Chat:
+        """`client.chat`: aliases of task methods (`chat.completions.create` is `chat_completion`)."""
+        return _Chat(self)
+
+
+class _Chat:
+    """`client.chat`: aliases of task methods (`chat.completions.create` is `chat_completion`)."""
+
+    __slots__ = ("completions",)
+
+    def __init__(self, client: InferenceClient) -> None:
+        self.completions = _ChatCompletions(client)
+
+
+class _ChatCompletions:
+    """`client.chat.completions`: aliases of task methods (`chat.completions.create` is `chat_completion`)."""
+
+    __slots__ = ("create",)
+
+    def __init__(self, client: InferenceClient) -> None:
+        self.create = client.chat_completion

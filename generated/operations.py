@@ -135,7 +135,7 @@ CHAT_COMPLETION = Operation(
         Arg(
             "logit_bias",
             wire=("logit_bias",),
-            check=Check(types=("list", "dict")),
+            check=Check(types=("list", "dict"), item_types=("float",)),
         ),
         Arg(
             "logprobs",
@@ -170,7 +170,8 @@ CHAT_COMPLETION = Operation(
         Arg(
             "stop",
             wire=("stop",),
-            check=Check(types=("list",), item_types=("str",)),
+            encode="list",
+            check=Check(types=("str", "list"), item_types=("str",)),
         ),
         Arg(
             "stream_options",
@@ -295,7 +296,7 @@ FEATURE_EXTRACTION = Operation(
         Arg(
             "text",
             wire=("inputs",),
-            check=Check(types=("str", "list"), required=True),
+            check=Check(types=("str", "list"), item_types=("str",), required=True),
         ),
         Arg(
             "normalize",
@@ -819,14 +820,16 @@ TEXT_GENERATION = Operation(
         Arg(
             "stop",
             wire=("parameters", "stop"),
-            check=Check(types=("list",), item_types=("str",)),
+            encode="list",
+            check=Check(types=("str", "list"), item_types=("str",)),
         ),
         Arg(
             "stop_sequences",
             wire=("parameters", "stop"),
+            encode="list",
             absent=[],
             deprecated="Use `stop` instead; `stop_sequences` will be removed in a future version.",
-            check=Check(types=("list",), item_types=("str",)),
+            check=Check(types=("str", "list"), item_types=("str",)),
         ),
         Arg(
             "temperature",

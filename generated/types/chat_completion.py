@@ -530,9 +530,9 @@ class ChatCompletionInput(InferenceType):
     """
     Seed of the random sampling, for reproducible completions.
     """
-    stop: list[str] | None = None
+    stop: str | list[str] | None = None
     """
-    Up to four sequences that end the completion as soon as one of them is generated.
+    Up to four sequences that end the completion as soon as one of them is generated (one sequence may be given as a string).
     """
     stream: bool | None = None
     """

@@ -279,9 +279,9 @@ class TextGenerationInputGenerateParameters(InferenceType):
     """
     Seed of the random sampling, for reproducible generations.
     """
-    stop: list[str] | None = None
+    stop: str | list[str] | None = None
     """
-    Stop sequences: generation stops as soon as one of these strings is generated.
+    Stop sequences: generation stops as soon as one of these strings is generated (one sequence may be given as a string).
     """
     temperature: float | None = None
     """

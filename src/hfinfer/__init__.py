@@ -11,9 +11,12 @@ types are imported when first used (they are all listed in `__all__`).
 
 from typing import TYPE_CHECKING, Any
 
+from hfinfer import _providers
 from hfinfer._generated import types as _types
 from hfinfer._generated.async_client import AsyncInferenceClient
 from hfinfer._generated.client import InferenceClient
+from hfinfer._generated.providers import PROVIDERS as _PROVIDERS
+from hfinfer._generated.providers import Provider
 from hfinfer._model import InferenceType
 from hfinfer._streams import AsyncStream, Stream
 from hfinfer._version import __version__
@@ -26,6 +29,7 @@ from hfinfer.errors import (
     InferenceDecodeError,
     InferenceError,
     InferenceInputError,
+    InferenceProviderError,
     InferenceRequestError,
     InferenceTimeoutError,
     LocalTokenNotFoundError,
@@ -48,12 +52,14 @@ __all__ = [
     "InferenceDecodeError",
     "InferenceError",
     "InferenceInputError",
+    "InferenceProviderError",
     "InferenceRequestError",
     "InferenceTimeoutError",
     "InferenceType",
     "LocalTokenNotFoundError",
     "ModelStatus",
     "OverloadedError",
+    "Provider",
     "Stream",
     "TextGenerationError",
     "UnknownError",
@@ -61,6 +67,8 @@ __all__ = [
     "__version__",
     *_types.__all__,
 ]
+
+_providers.install(_PROVIDERS)  # the runtime reads the generated provider table
 
 if TYPE_CHECKING:
     from hfinfer._generated.types import *  # noqa: F403

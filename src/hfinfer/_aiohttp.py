@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import ssl
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -62,6 +63,27 @@ def _wrapped_httpx_error(exc: BaseException) -> httpx.TransportError | None:
     return None
 
 
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+"""RFC 9110 §5.6.2: a field name is a token (aiohttp itself refuses only CR, LF and NUL)."""
+
+
+def _check_names(headers: list[tuple[str, str]], request: httpx.Request) -> None:
+    for name, _ in headers:
+        if not _TOKEN.fullmatch(name):
+            raise httpx.LocalProtocolError(f"invalid header name {name!r}", request=request)
+
+
+def _check_framing(response: aiohttp.ClientResponse, request: httpx.Request) -> None:
+    """Refuse what h11 refuses and llhttp lets through: a Transfer-Encoding that is not exactly
+    one `chunked` (repeated, `gzip, chunked`, unknown codings), whose body cannot be trusted."""
+    codings = [v for k, v in response.raw_headers if k.lower() == b"transfer-encoding"]
+    if codings and (len(codings) > 1 or codings[0].strip().lower() != b"chunked"):
+        response.close()
+        raise httpx.RemoteProtocolError(
+            f"unsupported response framing: Transfer-Encoding {codings!r}", request=request
+        )
+
+
 @contextlib.contextmanager
 def _mapped(request: httpx.Request) -> Iterator[None]:
     try:
@@ -80,10 +102,14 @@ def _mapped(request: httpx.Request) -> Iterator[None]:
 
 
 def _timeout(request: httpx.Request) -> aiohttp.ClientTimeout:
-    """httpx's connect/read/pool timeouts as aiohttp's (aiohttp has no write timeout)."""
+    """httpx's connect/read/pool timeouts as aiohttp's.
+
+    aiohttp has no write timeout; so that an upload to a server that stops reading cannot hang,
+    a request whose whole answer is read at once is also bounded as a whole, by the read timeout.
+    """
     timeout = request.extensions.get("timeout") or {}
     return aiohttp.ClientTimeout(
-        total=None,
+        total=timeout.get("read") if request.extensions.get(READ_WHOLE) else None,
         connect=timeout.get("pool"),
         sock_connect=timeout.get("connect"),
         sock_read=timeout.get("read"),
@@ -197,6 +223,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         session = self._session_here()
         headers = [(k, v) for k, v in request.headers.multi_items()]
         proxy = self._proxy
+        _check_names(headers, request)
         with _mapped(request):
             body = self._body(request, headers)
             response = await session.request(
@@ -212,6 +239,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 proxy_auth=aiohttp.BasicAuth(*proxy.auth) if proxy and proxy.auth else None,
                 proxy_headers=dict(proxy.headers) if proxy else None,
             )
+        _check_framing(response, request)
         extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
         if response.reason:
             extensions["reason_phrase"] = response.reason.encode("ascii", "replace")

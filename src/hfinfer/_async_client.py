@@ -26,6 +26,7 @@ from hfinfer._hub import (
     recommended,
 )
 from hfinfer._operation import Operation
+from hfinfer._providers import check_provider
 from hfinfer._retry import MAX_RETRY_WAIT
 from hfinfer._sending import Outgoing, send_async
 from hfinfer._streams import AsyncStream
@@ -34,17 +35,8 @@ from hfinfer.errors import BadRequestError
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+    from hfinfer._generated.providers import Provider
     from hfinfer._status import ModelStatus
-
-
-class _AsyncCompletions:
-    def __init__(self, client: AsyncBaseInferenceClient) -> None:
-        self.create = client.chat_completion  # type: ignore[attr-defined]
-
-
-class _AsyncChat:
-    def __init__(self, client: AsyncBaseInferenceClient) -> None:
-        self.completions = _AsyncCompletions(client)
 
 
 class AsyncBaseInferenceClient(ClientCore):
@@ -68,6 +60,8 @@ class AsyncBaseInferenceClient(ClientCore):
         engine: Engine = "aiohttp",
         http2: bool = False,
         limits: httpx.Limits | None = None,
+        provider: Provider | None = None,
+        bill_to: str | None = None,
     ) -> None:
         """Configure the client; nothing is sent and no connection is opened until the first call.
 
@@ -88,12 +82,19 @@ class AsyncBaseInferenceClient(ClientCore):
             engine: "aiohttp" (default) or "httpx": the HTTP engine beneath httpx's API.
             http2: Speak HTTP/2 where the server offers it (engine="httpx" and `hfinfer[http2]`).
             limits: Bounds of the connection pool (`httpx.Limits`).
+            provider: An Inference Provider (`hfinfer.Provider`: a name of the generated table,
+                or "auto"). A Hugging Face token (hf_...) goes through the router, any other key
+                straight to the provider. None: "auto" for a Hub model id, unless the model is a
+                URL, `base_url` is given or `HF_INFERENCE_ENDPOINT` is set (then as before).
+            bill_to: An organization to bill (the `X-HF-Bill-To` header, on every request).
         """
+        check_provider(type(self).__name__, provider)
         super().__init__(
             ClientConfig.build(
                 model, token=token, api_key=api_key, timeout=timeout, headers=headers, cookies=cookies,
                 proxies=proxies, base_url=base_url, trust_env=trust_env, max_retries=max_retries,
-                max_retry_wait=max_retry_wait, http2=http2, limits=limits, engine=engine,
+                max_retry_wait=max_retry_wait, http2=http2, limits=limits, provider=provider,
+                bill_to=bill_to, engine=engine,
             )
         )  # fmt: skip
         self._http: httpx.AsyncClient | None = http_client
@@ -156,21 +157,35 @@ class AsyncBaseInferenceClient(ClientCore):
         check_max_retries(op.method, max_retries)
         while True:
             prepared, urls = self._begin(op, model, values)
+            plan = self._provider_plan(op, model)
+            if plan is not None and plan.lookup is not None:
+                lookup = await self._send(self._mapping_outgoing(plan), max_retries=max_retries)
+                self._store_mapping(plan, lookup)
+            choice = None if plan is None else self._provider_choice(op, plan)
             fetched = {url: await self._download(url, max_retries) for url in urls}
-            candidate = self._candidate(op, model) or await self.get_recommended_model(
-                "text-generation" if op.route == "chat" else op.task
-            )
-            url = self._url(op, candidate)
-            out = self._outgoing(op, url, self._body(op, model, prepared, fetched, extra))
+            if choice is None:
+                candidate = self._candidate(op, model) or await self.get_recommended_model(
+                    "text-generation" if op.route == "chat" else op.task
+                )
+                url = self._url(op, candidate)
+                out = self._outgoing(op, url, self._body(op, model, prepared, fetched, extra))
+            else:
+                body = self._body(op, model, prepared, fetched, extra, provider=True)
+                out = self._provider_outgoing(op, choice, body)
+                url = out.url
             try:
                 if self._is_stream(op, prepared):
                     response = await self._send(out, stream=True, max_retries=max_retries)
+                    reshape = None if choice is None else self._event_reshaper(choice)
                     return AsyncStream(
                         response,
-                        self._event_decoder(op, response, prepared),
+                        self._event_decoder(op, response, prepared, reshape),
                         self._stream_failure(url),
                     )
-                return self._decode(op, await self._send(out, max_retries=max_retries), prepared)
+                response = await self._send(out, max_retries=max_retries)
+                if choice is None:
+                    return self._decode(op, response, prepared)
+                return self._provider_decode(op, choice, response, prepared)
             except BadRequestError as error:
                 if not self._learn_unsupported(op, model, error):
                     raise
@@ -179,11 +194,6 @@ class AsyncBaseInferenceClient(ClientCore):
         return (await self._send(self._download_outgoing(url), max_retries=max_retries)).content
 
     # -- methods that are not tasks ------------------------------------------------------------
-
-    @property
-    def chat(self) -> _AsyncChat:
-        """OpenAI-style alias: `await client.chat.completions.create(...)`."""
-        return _AsyncChat(self)
 
     @overload
     async def post(

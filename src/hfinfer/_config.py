@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -119,6 +120,10 @@ class ClientConfig(NamedTuple):
     limits: httpx.Limits | None = None
     engine: str = "httpx"
     """The async engine: "aiohttp" or "httpx" (the sync client always uses httpx's own)."""
+    provider: str | None = None
+    """An Inference Provider name, "auto", or None (see `_providers`)."""
+    endpoint_set: bool = False
+    """Whether `HF_INFERENCE_ENDPOINT` was set: then provider=None keeps the endpoint routing."""
 
     @classmethod
     def build(
@@ -138,6 +143,8 @@ class ClientConfig(NamedTuple):
         http2: bool = False,
         limits: httpx.Limits | None = None,
         engine: str = "httpx",
+        provider: str | None = None,
+        bill_to: str | None = None,
     ) -> ClientConfig:
         if model is not None and base_url is not None:
             raise ValueError(
@@ -166,10 +173,13 @@ class ClientConfig(NamedTuple):
             raise ValueError(f"`limits` must be an httpx.Limits, got {type(limits).__name__}")
         merged = httpx.Headers({"user-agent": user_agent()})
         merged.update(dict(headers or {}))
+        resolved = resolve_token(token, api_key)
+        if bill_to is not None:
+            _bill_to(merged, bill_to, resolved)
         return cls(
             model=model,
             base_url=base_url,
-            token=resolve_token(token, api_key),
+            token=resolved,
             timeout=float(timeout) if timeout is not None else None,
             headers=merged,
             cookies=dict(cookies) if cookies else None,
@@ -182,4 +192,32 @@ class ClientConfig(NamedTuple):
             http2=bool(http2),
             limits=limits,
             engine=engine,
+            provider=provider,
+            endpoint_set=bool(os.environ.get("HF_INFERENCE_ENDPOINT")),
         )
+
+
+BILL_TO_HEADER = "X-HF-Bill-To"
+
+
+def _bill_to(headers: httpx.Headers, bill_to: str, token: Token) -> None:
+    """`bill_to=`: the X-HF-Bill-To header, sent with every request (as the reference does)."""
+    if not isinstance(bill_to, str) or not bill_to.strip():
+        from hfinfer.errors import InferenceInputError
+
+        raise InferenceInputError("client", "bill_to", f"must be a non-empty str, got {bill_to!r}")
+    if token.explicit and token.value and not token.value.startswith("hf_"):
+        warnings.warn(
+            "You've provided an external provider's API key, so requests will be billed "
+            "directly by the provider. The `bill_to` parameter will be ignored.",
+            UserWarning,
+            stacklevel=4,
+        )
+    previous = headers.get(BILL_TO_HEADER)
+    if previous is not None and previous != bill_to:
+        warnings.warn(
+            f"Overriding existing '{previous}' value in headers with '{bill_to}'.",
+            UserWarning,
+            stacklevel=4,
+        )
+    headers[BILL_TO_HEADER] = bill_to

@@ -22,6 +22,7 @@ from hfinfer._encoding import Body, build_body, urls_to_fetch
 from hfinfer._http_errors import stream_error
 from hfinfer._model import InferenceType
 from hfinfer._operation import Operation
+from hfinfer._provider_calls import ProviderSteps
 from hfinfer._sending import Outgoing, Policy
 from hfinfer._validation import validate, without_ineffective
 from hfinfer.errors import (
@@ -38,8 +39,8 @@ _UNUSED_KWARGS = re.compile(r"The following `model_kwargs` are not used by the m
 DEFAULT_MAX_RETRIES = 2
 
 
-class ClientCore:
-    """Configuration plus the pure parts of every call."""
+class ClientCore(ProviderSteps):
+    """Configuration plus the pure parts of every call (provider steps in `_provider_calls`)."""
 
     _config: ClientConfig
 
@@ -57,6 +58,11 @@ class ClientCore:
     @property
     def base_url(self) -> str | None:
         return self._config.base_url
+
+    @property
+    def provider(self) -> str | None:
+        """The Inference Provider of the calls ("auto" or a name), or None (see the README)."""
+        return self._config.provider
 
     @property
     def timeout(self) -> float | None:
@@ -216,8 +222,11 @@ class ClientCore:
         values: tuple[Any, ...],
         fetched: Mapping[str, bytes],
         extra: Mapping[str, Any] | None,
+        provider: bool = False,
     ) -> Body:
-        model_name = _routing.chat_model_name(self._config, model) if op.model_in_body else None
+        """The task's wire body; for a provider call the model is placed by its route."""
+        chat = op.model_in_body and not provider
+        model_name = _routing.chat_model_name(self._config, model) if chat else None
         return build_body(op, values, fetched, model_name=model_name, extra=extra)
 
     def _is_stream(self, op: Operation, values: tuple[Any, ...]) -> bool:
@@ -230,7 +239,7 @@ class ClientCore:
             raise InferenceDecodeError(f"{op.method}(): {exc}", response=response) from None
 
     def _event_decoder(
-        self, op: Operation, response: httpx.Response, values: tuple[Any, ...]
+        self, op: Operation, response: httpx.Response, values: tuple[Any, ...], reshape: Any = None
     ) -> Any:
         assert op.stream is not None
         spec = op.stream
@@ -238,6 +247,8 @@ class ClientCore:
         field = spec.field if spec.field and not op.value(values, spec.unless) else ()
 
         def decode_event(data: str) -> Any:
+            if reshape is not None:
+                data = reshape(data)
             try:
                 payload = json.loads(data)
             except (ValueError, RecursionError):

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hfinfer import _media
-from hfinfer._model import InferenceType
+from hfinfer._model import InferenceType, is_attribute
 from hfinfer._operation import Decode, Operation
 from hfinfer._validation import problem
 
@@ -141,20 +141,25 @@ def decoder_for(ref: type | str) -> Converter:
         default = f.default if f.default is not dataclasses.MISSING else None
         plan.append((f.name, default, _converter(hints.get(f.name, Any))))
     names = frozenset(name for name, _, _ in plan)
-    new = object.__new__
+    new = dict.__new__
+    fill = dict.update
 
     def decode(data: Any) -> Any:
-        if not isinstance(data, dict):
+        if data.__class__ is not dict:
             if isinstance(data, InferenceType):
                 return data
-            raise DecodeFailure(
-                f"expected a JSON object for {cls.__name__}, got {type(data).__name__}"
-            )
+            if not isinstance(data, dict):
+                raise DecodeFailure(
+                    f"expected a JSON object for {cls.__name__}, got {type(data).__name__}"
+                )
+        # No __init__: the attributes are set straight in the instance dict, then copied once
+        # (C-level) into the dict's items (see `InferenceType`).
         obj: Any = new(cls)
         state = obj.__dict__
         for name, default, conv in plan:
             value = data.get(name, default)
             state[name] = default if value is None else conv(value)
+        hidden = None
         for key, value in data.items():
             if key not in names:
                 norm = _normalise(key)
@@ -163,6 +168,12 @@ def decoder_for(ref: type | str) -> Converter:
                     state[norm] = conv(value) if value is not None else None
                 else:
                     state[norm] = value
+                    if not is_attribute(norm):
+                        hidden = [*(hidden or ()), norm]
+        fill(obj, state)
+        if hidden:  # an extra field named like a dict method (`items`…) stays an item only
+            for norm in hidden:
+                del state[norm]
         return obj
 
     _DECODERS[cls] = decode
@@ -179,7 +190,7 @@ def load_json(content: bytes) -> Any:
 
 def select(value: Any, path: tuple[str, ...]) -> Any:
     for key in path:
-        value = value[key] if isinstance(value, dict) else getattr(value, key, None)
+        value = value.get(key) if isinstance(value, dict) else getattr(value, key, None)
     return value
 
 
@@ -234,7 +245,12 @@ def decode_response(op: Operation, content: bytes, values: tuple[Any, ...]) -> A
         return content
     if decode.kind == "image":
         return open_image(content)
-    data = load_json(content)
+    return decode_data(op, load_json(content), values)
+
+
+def decode_data(op: Operation, data: Any, values: tuple[Any, ...]) -> Any:
+    """The method's return value from a decoded JSON answer (JSON result kinds)."""
+    decode = op.response
     if decode.kind == "array":
         try:
             import numpy as np

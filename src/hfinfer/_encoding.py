@@ -165,4 +165,6 @@ def _encode(arg: Arg, value: Any, binary: bytes | None) -> Any:
         return cleaned or None
     if arg.encode == "comma-join":
         return ",".join(str(v) for v in value)
+    if arg.encode == "list" and not isinstance(value, (list, tuple)):
+        return [jsonable(value)]  # one value where the server wants a list: `stop="x"`
     return jsonable(value)

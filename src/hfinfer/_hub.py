@@ -1,4 +1,5 @@
-"""The Hub and serverless-API helpers: recommended models, model status, deployed models.
+"""The Hub and serverless-API helpers: recommended models, model status, deployed models, and
+the inference-provider mapping of a model.
 
 Pure steps (URLs are built by the clients; these decode the answers), shared by both clients.
 """
@@ -6,12 +7,15 @@ Pure steps (URLs are built by the clients; these decode the answers), shared by 
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from typing import Any
 
 import httpx
 
 from hfinfer._decoding import DecodeFailure, load_json
-from hfinfer.errors import InferenceDecodeError
+from hfinfer._providers import MappingEntry
+from hfinfer.errors import InferenceDecodeError, InferenceProviderError
 
 logger = logging.getLogger("hfinfer")
 
@@ -102,3 +106,82 @@ def parse_json_response(response: httpx.Response, what: str) -> Any:
         return load_json(response.content)
     except DecodeFailure as exc:
         raise InferenceDecodeError(f"{what}: {exc}", response=response) from None
+
+
+# -- the Hub's inference-provider mapping -----------------------------------------------------
+
+MAPPING_CACHE_SIZE = 1024
+_MAPPINGS: OrderedDict[tuple[str, str], tuple[MappingEntry, ...]] = OrderedDict()
+_MAPPINGS_LOCK = threading.Lock()
+
+
+def mapping_url(hub_endpoint: str, model: str) -> str:
+    """`GET {HF_ENDPOINT}/api/models/{id}?expand=inferenceProviderMapping` (the slash kept)."""
+    return f"{hub_endpoint}/api/models/{model}?expand=inferenceProviderMapping"
+
+
+def cached_mapping(hub_endpoint: str, model: str) -> tuple[MappingEntry, ...] | None:
+    with _MAPPINGS_LOCK:
+        found = _MAPPINGS.get((hub_endpoint, model))
+        if found is not None:
+            _MAPPINGS.move_to_end((hub_endpoint, model))
+        return found
+
+
+def store_mapping(hub_endpoint: str, model: str, entries: tuple[MappingEntry, ...]) -> None:
+    """Cache a model's mapping for the process (least recently used dropped beyond the bound)."""
+    with _MAPPINGS_LOCK:
+        _MAPPINGS[(hub_endpoint, model)] = entries
+        _MAPPINGS.move_to_end((hub_endpoint, model))
+        while len(_MAPPINGS) > MAPPING_CACHE_SIZE:
+            _MAPPINGS.popitem(last=False)
+
+
+def clear_mappings() -> None:
+    with _MAPPINGS_LOCK:
+        _MAPPINGS.clear()
+
+
+def parse_mapping(response: httpx.Response, model: str) -> tuple[MappingEntry, ...]:
+    """The entries of `inferenceProviderMapping` (an object keyed by provider, or a list)."""
+    data = parse_json_response(response, "provider mapping")
+    raw = data.get("inferenceProviderMapping") if isinstance(data, dict) else None
+    if not raw:
+        raise InferenceProviderError(
+            f"No provider mapping found for model {model!r} on the Hub.",
+            model=model,
+            provider=None,
+            supported=(),
+        )
+    items = (
+        [{**v, "provider": k} for k, v in raw.items() if isinstance(v, dict)]
+        if isinstance(raw, dict)
+        else [v for v in raw if isinstance(v, dict)]
+        if isinstance(raw, list)
+        else []
+    )
+    return tuple(
+        MappingEntry(
+            provider=str(item.get("provider", "")),
+            provider_id=str(item.get("providerId") or model),
+            task=str(item.get("task", "")),
+            status=str(item.get("status", "live")),
+        )
+        for item in items
+    )
+
+
+def warn_status(model: str, provider: str, status: str) -> None:
+    if status == "staging":
+        logger.warning(
+            "Model %s is in staging mode for provider %s. Meant for test purposes only.",
+            model,
+            provider,
+        )
+    elif status == "error":
+        logger.warning(
+            "Our latest automated health check on model %s for provider %s did not complete "
+            "successfully. Inference call might fail.",
+            model,
+            provider,
+        )

@@ -24,6 +24,20 @@ class InferenceInputError(InferenceError, ValueError):
         super().__init__(f"{method}(): `{parameter}` {message}")
 
 
+class InferenceProviderError(InferenceError, ValueError):
+    """No provider can serve the call as asked: the model is not mapped to the provider, the
+    provider lacks the task, or the key cannot go there. Raised before the inference request."""
+
+    def __init__(
+        self, message: str, *, model: str | None, provider: str | None, supported: tuple[str, ...]
+    ) -> None:
+        self.model = model
+        self.provider = provider
+        self.supported = supported
+        """What the provider (or the model's mapping) does support."""
+        super().__init__(message)
+
+
 class InferenceConnectionError(InferenceError, ConnectionError):
     """The server could not be reached or dropped the connection."""
 

@@ -128,6 +128,11 @@ def test_check_fails_when_a_task_folder_is_removed(
     for path in sorted((schemas / "fill-mask").iterdir()):
         path.unlink()
     (schemas / "fill-mask").rmdir()
+    # A provider file naming a task that no longer exists is an error: drop it there too.
+    hf = schemas / "providers" / "hf-inference.json"
+    data = json.loads(hf.read_text(encoding="utf-8"))
+    del data["tasks"]["fill-mask"]
+    hf.write_text(json.dumps(data), encoding="utf-8")
 
     code, _, err = check(capsys, schemas, generated)
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from codegen.binding import build_task
 from codegen.errors import SchemaError, pointer
 from codegen.load import load_task
-from codegen.model import build_task
 from codegen.pipeline import build
 
 Mutator = Callable[[dict[str, dict[str, Any]]], None]

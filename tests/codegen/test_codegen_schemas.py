@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from codegen.binding import build_task
 from codegen.load import load_task, task_prefix
-from codegen.model import build_task
 from codegen.pipeline import build
 from codegen.render_types import render_types
 

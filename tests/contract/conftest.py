@@ -20,6 +20,10 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HF_HUB_DISABLE_IMPLICIT_TOKEN", "1")
+    # The endpoint routing these contracts are written against: with HF_INFERENCE_ENDPOINT set,
+    # provider=None keeps it byte for byte (without it, a model id goes through Inference
+    # Providers, "auto" as in huggingface_hub 2.4.0: tests/providers).
+    monkeypatch.setenv("HF_INFERENCE_ENDPOINT", "https://api-inference.huggingface.co")
 
 
 @pytest.fixture

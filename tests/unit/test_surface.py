@@ -135,8 +135,14 @@ SPEC_ASYNC_INIT: list[tuple[str, Any]] = [
 
 # Parameters hfinfer adds after the specification's ones.
 # Beyond the seed: retries and their bound, your own httpx client, and the engine's options.
-SYNC_EXTRA = ["max_retries", "max_retry_wait", "http_client", "trust_env", "http2", "limits"]
-ASYNC_EXTRA = ["max_retries", "max_retry_wait", "http_client", "engine", "http2", "limits"]
+SYNC_EXTRA = [
+    "max_retries", "max_retry_wait", "http_client", "trust_env", "http2", "limits", "provider",
+    "bill_to",
+]  # fmt: skip
+ASYNC_EXTRA = [
+    "max_retries", "max_retry_wait", "http_client", "engine", "http2", "limits", "provider",
+    "bill_to",
+]  # fmt: skip
 ALLOWED_EXTRA = {"__init__": {*SYNC_EXTRA, *ASYNC_EXTRA}}
 CALL_OPTIONS = {"max_retries"}  # every task method and post() take it, keyword-only
 

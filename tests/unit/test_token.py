@@ -13,6 +13,15 @@ from hfinfer import AsyncInferenceClient, HfHubHTTPError, InferenceClient, Local
 from hfinfer._config import Token, resolve_token
 
 IE = "https://api-inference.huggingface.co"
+
+
+@pytest.fixture(autouse=True)
+def endpoint_routing(clean_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The endpoint routing these tests are written against: with HF_INFERENCE_ENDPOINT set,
+    provider=None keeps it byte for byte (a bare model id otherwise goes to Inference Providers)."""
+    monkeypatch.setenv("HF_INFERENCE_ENDPOINT", IE)
+
+
 ENV_TOKEN = "hf_env_SECRET_123"
 EXPLICIT = "hf_explicit_SECRET_456"
 LABELS = [[{"label": "POSITIVE", "score": 0.9}]]

@@ -22,6 +22,15 @@ from hfinfer import (
 from hfinfer._retry import MAX_LOADING_WAIT, backoff, is_model_loading, next_wait, retry_after
 
 IE = "https://api-inference.huggingface.co"
+
+
+@pytest.fixture(autouse=True)
+def endpoint_routing(clean_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The endpoint routing these tests are written against: with HF_INFERENCE_ENDPOINT set,
+    provider=None keeps it byte for byte (a bare model id otherwise goes to Inference Providers)."""
+    monkeypatch.setenv("HF_INFERENCE_ENDPOINT", IE)
+
+
 HF_URL = f"{IE}/models/org/m"
 LOCAL_URL = "http://127.0.0.1:8080"
 LOADING = {"error": "Model org/m is currently loading", "estimated_time": 0.01}
