@@ -163,16 +163,12 @@ class AsyncBaseInferenceClient(ClientCore):
                 self._store_mapping(plan, lookup)
             choice = None if plan is None else self._provider_choice(op, plan)
             fetched = {url: await self._download(url, max_retries) for url in urls}
+            candidate = None
             if choice is None:
                 candidate = self._candidate(op, model) or await self.get_recommended_model(
                     "text-generation" if op.route == "chat" else op.task
                 )
-                url = self._url(op, candidate)
-                out = self._outgoing(op, url, self._body(op, model, prepared, fetched, extra))
-            else:
-                body = self._body(op, model, prepared, fetched, extra, provider=True)
-                out = self._provider_outgoing(op, choice, body)
-                url = out.url
+            out = self._task_outgoing(op, model, prepared, fetched, extra, choice, candidate)
             try:
                 if self._is_stream(op, prepared):
                     response = await self._send(out, stream=True, max_retries=max_retries)
@@ -180,12 +176,10 @@ class AsyncBaseInferenceClient(ClientCore):
                     return AsyncStream(
                         response,
                         self._event_decoder(op, response, prepared, reshape),
-                        self._stream_failure(url),
+                        self._stream_failure(out.url),
                     )
                 response = await self._send(out, max_retries=max_retries)
-                if choice is None:
-                    return self._decode(op, response, prepared)
-                return self._provider_decode(op, choice, response, prepared)
+                return self._task_result(op, choice, response, prepared)
             except BadRequestError as error:
                 if not self._learn_unsupported(op, model, error):
                     raise

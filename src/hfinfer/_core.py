@@ -23,6 +23,7 @@ from hfinfer._http_errors import stream_error
 from hfinfer._model import InferenceType
 from hfinfer._operation import Operation
 from hfinfer._provider_calls import ProviderSteps
+from hfinfer._providers import Choice
 from hfinfer._sending import Outgoing, Policy
 from hfinfer._validation import validate, without_ineffective
 from hfinfer.errors import (
@@ -141,6 +142,36 @@ class ClientCore(ProviderSteps):
             wait_header=url.startswith(self._config.inference_endpoint),
             withheld_token=self._withheld(url),
         )
+
+    def _task_outgoing(
+        self,
+        op: Operation,
+        model: str | None,
+        values: tuple[Any, ...],
+        fetched: Mapping[str, bytes],
+        extra: Mapping[str, Any] | None,
+        choice: Choice | None,
+        candidate: str | None,
+    ) -> Outgoing:
+        """A task call's request: to the provider `choice` names, else to `candidate`'s URL."""
+        if choice is not None:
+            body = self._body(op, model, values, fetched, extra, provider=True)
+            return self._provider_outgoing(op, choice, body)
+        assert candidate is not None
+        url = self._url(op, candidate)
+        return self._outgoing(op, url, self._body(op, model, values, fetched, extra))
+
+    def _task_result(
+        self,
+        op: Operation,
+        choice: Choice | None,
+        response: httpx.Response,
+        values: tuple[Any, ...],
+    ) -> Any:
+        """A task call's decoded result, reshaped first when a provider answered."""
+        if choice is None:
+            return self._decode(op, response, values)
+        return self._provider_decode(op, choice, response, values)
 
     # -- the pure parts of the methods that are not tasks -------------------------------------
 
