@@ -140,11 +140,18 @@ def bench(session: nox.Session) -> None:
     """Benchmark hfinfer against bare httpx and aiohttp, huggingface_hub (latest and 0.26) and openai.
 
     Not a default session; `nox -s bench -- --quick` for a short run. Writes
-    bench-results/results.json and bench-results/results.md.
+    bench-results/results.json and bench-results/results.md. `nox -s bench -- --batch [...]`
+    runs the batch benchmark instead (bench/batch_bench.py, issue 12: `hfinfer batch` vs a bare
+    aiohttp loop, peak RSS; writes bench-results/batch.json); its `--ray` part needs the `ray`
+    extra: `.nox/ray/bin/python bench/batch_bench.py --ray --rounds 0 --rss-rows 0`.
     """
     import os
 
     session.install("-e", ".[numpy]")
+    if session.posargs[:1] == ["--batch"]:
+        session.install("--upgrade", "aiohttp")  # the bare loop on the same aiohttp as the bench's
+        session.run("python", "bench/batch_bench.py", *session.posargs[1:])
+        return
     # The peers, latest releases (their versions are recorded in the results).
     session.install("--upgrade", "huggingface_hub", "openai", "aiohttp")
     # The second venv, for huggingface_hub 0.26: the same aiohttp and numpy as this one, so that

@@ -67,10 +67,19 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 """RFC 9110 §5.6.2: a field name is a token (aiohttp itself refuses only CR, LF and NUL)."""
 
 
+_GOOD_NAMES: set[str] = set()
+_CACHE_SIZE = 256
+
+
 def _check_names(headers: list[tuple[str, str]], request: httpx.Request) -> None:
     for name, _ in headers:
+        if name in _GOOD_NAMES:
+            continue
         if not _TOKEN.fullmatch(name):
             raise httpx.LocalProtocolError(f"invalid header name {name!r}", request=request)
+        if len(_GOOD_NAMES) >= _CACHE_SIZE:
+            _GOOD_NAMES.clear()
+        _GOOD_NAMES.add(name)
 
 
 def _check_framing(response: aiohttp.ClientResponse, request: httpx.Request) -> None:
@@ -84,21 +93,28 @@ def _check_framing(response: aiohttp.ClientResponse, request: httpx.Request) -> 
         )
 
 
+def _translated(exc: Exception, request: httpx.Request) -> Exception:
+    """The httpx error an aiohttp failure stands for (`exc` itself when none does)."""
+    if isinstance(exc, httpx.HTTPError):
+        return exc
+    own = _wrapped_httpx_error(exc)
+    if own is not None:  # ours (e.g. `_bounded`), wrapped by aiohttp's body writer: keep it
+        return type(own)(str(own), request=request)
+    for source, target in _ERRORS:
+        if isinstance(exc, source):
+            return target(str(exc) or type(exc).__name__, request=request)
+    return exc
+
+
 @contextlib.contextmanager
 def _mapped(request: httpx.Request) -> Iterator[None]:
     try:
         yield
-    except httpx.HTTPError:
-        raise
     except Exception as exc:
-        own = _wrapped_httpx_error(exc)
-        if own is not None:  # ours (e.g. `_bounded`), wrapped by aiohttp's body writer: keep it
-            raise type(own)(str(own), request=request) from exc
-        for source, target in _ERRORS:
-            if isinstance(exc, source):
-                message = str(exc) or type(exc).__name__
-                raise target(message, request=request) from exc
-        raise
+        mapped = _translated(exc, request)
+        if mapped is exc:
+            raise
+        raise mapped from exc
 
 
 def _timeout(request: httpx.Request) -> aiohttp.ClientTimeout:
@@ -108,12 +124,31 @@ def _timeout(request: httpx.Request) -> aiohttp.ClientTimeout:
     a request whose whole answer is read at once is also bounded as a whole, by the read timeout.
     """
     timeout = request.extensions.get("timeout") or {}
-    return aiohttp.ClientTimeout(
-        total=timeout.get("read") if request.extensions.get(READ_WHOLE) else None,
-        connect=timeout.get("pool"),
-        sock_connect=timeout.get("connect"),
-        sock_read=timeout.get("read"),
-    )
+    whole = bool(request.extensions.get(READ_WHOLE))
+    key = (whole, timeout.get("read"), timeout.get("pool"), timeout.get("connect"))
+    found = _TIMEOUTS.get(key)
+    if found is None:
+        if len(_TIMEOUTS) >= _CACHE_SIZE:
+            _TIMEOUTS.clear()
+        found = _TIMEOUTS[key] = aiohttp.ClientTimeout(
+            total=key[1] if whole else None, connect=key[2], sock_connect=key[3], sock_read=key[1]
+        )
+    return found
+
+
+_TIMEOUTS: dict[tuple[Any, ...], aiohttp.ClientTimeout] = {}
+_URLS: dict[str, yarl.URL] = {}
+
+
+def _yarl(url: httpx.URL) -> yarl.URL:
+    """aiohttp's URL for httpx's (already encoded), kept for the URLs a process calls again."""
+    text = str(url)
+    found = _URLS.get(text)
+    if found is None:
+        if len(_URLS) >= _CACHE_SIZE:
+            _URLS.clear()
+        found = _URLS[text] = yarl.URL(text, encoded=True)
+    return found
 
 
 async def _bounded(
@@ -205,6 +240,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 timeout=aiohttp.ClientTimeout(total=None),
                 request_class=_Request,
             )
+            # aiohttp resends an idempotent request once, by itself, when a kept-alive
+            # connection fails; hfinfer's `max_retries` is the one place that decides resends
+            # (the same on every engine). No public option exists: the attribute is aiohttp's.
+            self._session._retry_connection = False
             self._loop = loop
         return self._session
 
@@ -221,14 +260,14 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         session = self._session_here()
-        headers = [(k, v) for k, v in request.headers.multi_items()]
+        headers = request.headers.multi_items()
         proxy = self._proxy
         _check_names(headers, request)
-        with _mapped(request):
+        try:
             body = self._body(request, headers)
             response = await session.request(
                 request.method,
-                yarl.URL(str(request.url), encoded=True),
+                _yarl(request.url),
                 headers=headers,
                 data=body,
                 allow_redirects=False,
@@ -239,28 +278,46 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 proxy_auth=aiohttp.BasicAuth(*proxy.auth) if proxy and proxy.auth else None,
                 proxy_headers=dict(proxy.headers) if proxy else None,
             )
+        except Exception as exc:
+            mapped = _translated(exc, request)
+            if mapped is exc:
+                raise
+            raise mapped from exc
         _check_framing(response, request)
         extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
         if response.reason:
             extensions["reason_phrase"] = response.reason.encode("ascii", "replace")
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers]
-        stream: httpx.AsyncByteStream = _ResponseStream(response, request)
-        if request.extensions.get(READ_WHOLE) and 200 <= response.status < 300:
-            # The caller reads it all anyway: one read here spares a stream of chunks.
-            with _mapped(request):
-                try:
-                    content = await response.read()  # frees the connection at the end
-                except BaseException:
-                    response.close()
-                    raise
-            stream = httpx.ByteStream(content)
-        return httpx.Response(
+        if not (request.extensions.get(READ_WHOLE) and 200 <= response.status < 300):
+            return httpx.Response(
+                status_code=response.status,
+                headers=response.raw_headers,
+                stream=_ResponseStream(response, request),
+                request=request,
+                extensions=extensions,
+            )
+        # The caller reads it all anyway: one read here spares a stream of chunks.
+        try:
+            content = await response.read()  # frees the connection at the end
+        except BaseException as exc:
+            response.close()
+            if not isinstance(exc, Exception):
+                raise
+            mapped = _translated(exc, request)
+            if mapped is exc:
+                raise
+            raise mapped from exc
+        result = httpx.Response(
             status_code=response.status,
-            headers=headers,
-            stream=stream,
+            headers=response.raw_headers,
+            stream=httpx.ByteStream(content),
             request=request,
             extensions=extensions,
         )
+        if "content-encoding" not in result.headers:
+            # What `aread()` would make of it (no decoding to do), without the chunk machinery.
+            result._content = content
+            result.is_stream_consumed = True
+        return result
 
     async def aclose(self) -> None:
         session, self._session = self._session, None

@@ -217,6 +217,13 @@ def run_job_on_ray(
     from hfinfer.batch._inputs import detect_format
 
     fmt = detect_format(Path(job.input), job.input_format)
+    if job.retry_failed:
+        raise InferenceInputError(
+            "batch",
+            "retry_failed",
+            "the Ray engine resumes by Ray's checkpoint, which keeps "
+            "failed rows as done: run --retry-failed on the local engine",
+        )
     if fmt == "openai":
         raise InferenceInputError(
             "batch", "engine", "the Ray engine reads plain JSONL, CSV or Parquet inputs"

@@ -111,3 +111,64 @@ def test_batch_command_end_to_end(
     assert "--resume" in capsys.readouterr().err
     assert main([*argv, "--resume", "--quiet"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_provider_option_takes_the_generated_provider_names() -> None:
+    from typing import get_args
+
+    from hfinfer._generated.providers import Provider
+
+    parser = build_parser()
+    for command in ("batch", "run"):
+        for sub in _subcommands(parser, command).values():
+            action = next(a for a in sub._actions if a.dest == "provider")
+            assert tuple(action.choices or ()) == get_args(Provider)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["run", "feature_extraction", "x", "--provider", "no-such-provider"])
+
+
+# A provider of the generated table that serves feature-extraction by the Hugging Face router.
+PROVIDER = "hf-inference"
+ROUTED = f"https://router.huggingface.co/{PROVIDER}/"
+
+
+def test_provider_option_sends_batch_and_run_to_that_provider(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import httpx
+    import respx
+
+    from hfinfer._generated.providers import PROVIDER_NAMES
+
+    assert PROVIDER in PROVIDER_NAMES
+    texts = ["a", "bb", "ccc"]
+    src = write_jsonl(tmp_path / "in.jsonl", [{"text": t} for t in texts])
+    out = tmp_path / "out.jsonl"
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        assert request.headers["authorization"] == "Bearer hf_test"
+        return httpx.Response(200, json=expected_embedding(json.loads(request.content)["inputs"]))
+
+    # respx at the httpx client: it intercepts the async client on every engine (no network).
+    with respx.mock(using="httpx", assert_all_mocked=True) as mock:
+        route = mock.post(url__startswith=ROUTED).mock(side_effect=answer)
+        common = ["--model", "org/embedder", "--provider", PROVIDER, "--token", "hf_test"]
+        code = main(["batch", "feature_extraction", str(src), str(out), *common, "--quiet"])
+        assert code == 0
+        assert route.call_count == len(texts)
+        records = sorted(read_jsonl(out), key=lambda r: r["id"])
+        assert [r["output"] for r in records] == [expected_embedding(t) for t in texts]
+        manifest = json.loads((tmp_path / "out.jsonl.hfinfer" / "manifest.json").read_text())
+        assert manifest["provider"] == PROVIDER
+
+        code = main(["run", "feature_extraction", *common, "hello"])
+        assert code == 0
+        assert json.loads(capsys.readouterr().out) == expected_embedding("hello")
+        assert route.call_count == len(texts) + 1
+
+    # The provider is part of the job: resuming with another one (here: none) is refused.
+    code = main(
+        ["batch", "feature_extraction", str(src), str(out), "--model", "org/embedder", "--resume"]
+    )
+    assert code == 1
+    assert "provider" in capsys.readouterr().err

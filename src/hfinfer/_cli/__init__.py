@@ -22,9 +22,16 @@ from hfinfer._operation import Operation
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-def _client_options(parser: argparse.ArgumentParser) -> None:
+def _client_options(parser: argparse.ArgumentParser, providers: Sequence[str]) -> None:
     group = parser.add_argument_group("client")
     group.add_argument("--model", help="Model id on the Hub, or the URL of a server/endpoint.")
+    group.add_argument(
+        "--provider",
+        choices=providers,
+        metavar="PROVIDER",
+        help="An Inference Provider (one of: %(choices)s); default: as the client decides "
+        "(the endpoint of a URL model, else auto).",
+    )
     group.add_argument("--token", help="Token to send (default: HF_TOKEN or the token file).")
     group.add_argument("--timeout", type=float, help="Seconds per call, retries included.")
     group.add_argument(
@@ -41,6 +48,11 @@ def _batch_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--concurrency", type=int, default=32, help="Rows in flight (default 32).")
     group.add_argument("--rps", type=float, help="At most this many rows started per second.")
     group.add_argument("--resume", action="store_true", help="Continue the job in OUTPUT.")
+    group.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="With --resume: run again the rows whose record has an error (the new one replaces it).",
+    )
     group.add_argument(
         "--id", dest="id_column", help="Column that keys rows (default: row number)."
     )
@@ -86,6 +98,7 @@ def build_parser(ops: dict[str, Operation] | None = None) -> argparse.ArgumentPa
     from hfinfer.batch import operations_by_method
 
     ops = ops or operations_by_method()
+    providers = provider_choices()
     parser = argparse.ArgumentParser(prog="hfinfer", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     batch = commands.add_parser("batch", help="Run a task method over a file of rows.")
@@ -97,19 +110,30 @@ def build_parser(ops: dict[str, Operation] | None = None) -> argparse.ArgumentPa
         aliases = [op.task] if op.task != method else []
         sub = batch_methods.add_parser(method, aliases=aliases, help=summary, description=summary)
         _batch_options(sub)
-        _client_options(sub)
+        _client_options(sub, providers)
         _options.add_arguments(sub, op, help_for, positional=False)
         sub.set_defaults(op=op, positionals=[])
         one = run_methods.add_parser(method, aliases=aliases, help=summary, description=summary)
-        _client_options(one)
+        _client_options(one, providers)
         one.add_argument("--save", type=Path, help="Write an image or audio result to this file.")
         positionals = _options.add_arguments(one, op, help_for, positional=True)
         one.set_defaults(op=op, positionals=positionals)
     return parser
 
 
+def provider_choices() -> tuple[str, ...]:
+    """The values `--provider` takes: those of the clients' `Provider` type (generated)."""
+    from typing import get_args
+
+    from hfinfer._generated.providers import Provider
+
+    return tuple(get_args(Provider))
+
+
 def _client_kwargs(ns: argparse.Namespace) -> dict[str, Any]:
     kwargs: dict[str, Any] = {}
+    if ns.provider is not None:
+        kwargs["provider"] = ns.provider
     if ns.token is not None:
         kwargs["token"] = ns.token
     if ns.timeout is not None:
@@ -163,6 +187,7 @@ def _batch(ns: argparse.Namespace) -> int:
         binary=ns.binary,
         fsync=ns.fsync,
         resume=ns.resume,
+        retry_failed=ns.retry_failed,
         progress="quiet" if ns.quiet else ns.progress,
         client_options=_client_kwargs(ns),
     )

@@ -39,13 +39,22 @@ from hfinfer.batch._inputs import (
     fingerprint,
     read_rows,
 )
-from hfinfer.batch._journal import DoneIds, Fsync, JobStateError, Lock, recover
-from hfinfer.batch._outputs import output_format, record, record_id, write_parquet
+from hfinfer.batch._journal import DoneIds, Fsync, JobStateError, Lock, id_key, recover
+from hfinfer.batch._outputs import (
+    output_format,
+    record,
+    record_error,
+    record_id,
+    write_parquet,
+)
 from hfinfer.batch._progress import Progress, ProgressMode, Summary
 from hfinfer.errors import InferenceInputError
 
 MANIFEST_VERSION = 1
-_SAME = ("method", "model", "params", "id_column", "input_format", "binary", "ignore_columns")
+_SAME = (
+    "method", "model", "provider", "params", "id_column", "input_format", "binary",
+    "ignore_columns",
+)  # fmt: skip
 
 
 def operations_by_method() -> dict[str, Operation]:
@@ -83,6 +92,8 @@ class BatchJob:
     binary: Binary = "files"
     fsync: Fsync = "group"
     resume: bool = False
+    retry_failed: bool = False
+    """On resume, run again the rows whose last record is an error (the new record replaces it)."""
     progress: ProgressMode = "auto"
     client_options: Mapping[str, Any] = field(default_factory=dict)
     """Keyword arguments for `AsyncInferenceClient` (token, timeout, max_retries, headers…)."""
@@ -130,12 +141,20 @@ class _Plan:
         )
         self.ordinal = job.id_column is None and not self.openai
 
+    def id_of(self, record: dict[str, Any]) -> Any:
+        return record_id(record, self.openai)
+
     def manifest(self, identity: Mapping[str, Any]) -> dict[str, Any]:
         job = self.job
         return {
             "version": MANIFEST_VERSION,
             "method": self.op.method,
             "model": job.model,
+            "provider": (
+                job.client_options.get("provider")
+                if job.client is None
+                else getattr(job.client, "provider", None)
+            ),
             "params": dict(job.params),
             "id_column": job.id_column,
             "input_format": self.fmt,
@@ -196,12 +215,23 @@ async def _run_locked(plan: _Plan) -> Summary:
         _compare(old, manifest)
         manifest = {**old, "input": manifest["input"]}
     done = DoneIds(plan.ordinal)
+    failed: set[int] = set()  # keys of the ids whose last record is an error
+    repeated: set[int] = set()  # keys of the ids with several records (rows run again)
     for line in recover(plan.journal_path):
-        done.add(record_id(line, plan.openai))
+        row_id = record_id(line, plan.openai)
+        if not done.add(row_id):
+            repeated.add(id_key(row_id))
+        if job.retry_failed and record_error(line) is not None:
+            failed.add(id_key(row_id))
+        elif job.retry_failed:
+            failed.discard(id_key(row_id))
     total = count_rows(plan.input, plan.fmt, identity["lines"])
-    progress = Progress(total, done.count, job.progress)
-    if manifest.get("complete"):
+    progress = Progress(total, done.count - len(failed), job.progress)
+    if manifest.get("complete") and not failed and not repeated:
         return progress.close()
+    if failed and manifest.get("complete"):
+        manifest["complete"] = False  # until the rows run again are written and compacted
+        journal_mod.write_manifest(plan.folder, manifest)
     media = MediaSink(plan.output, job.binary)
     journal = journal_mod.Journal(plan.journal_path, job.fsync)
     aborted: str | None = None
@@ -210,7 +240,7 @@ async def _run_locked(plan: _Plan) -> Summary:
 
     def rows() -> Iterator[Row]:
         for row in read_rows(plan.input, plan.fmt, plan.mapper):
-            if row.id in done:
+            if row.id in done and not (failed and id_key(row.id) in failed):
                 continue
             if not seen.add(row.id):
                 raise InputFileError(
@@ -244,8 +274,12 @@ async def _run_locked(plan: _Plan) -> Summary:
             await client.close()
         summary = progress.close(aborted)
         if aborted is None:
+            several = repeated | failed
+            records = journal_mod.last_records(plan.journal_path, several, plan.id_of)
             if plan.out_fmt == "parquet":
-                write_parquet(recover(plan.journal_path), plan.output, plan.ordinal)
+                write_parquet(records, plan.output, plan.ordinal)
+            elif several:
+                journal_mod.compact(plan.journal_path, several, plan.id_of)
             manifest["complete"] = True
         manifest["summary"] = summary.to_dict()
         journal_mod.write_manifest(plan.folder, manifest)

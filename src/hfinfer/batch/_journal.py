@@ -22,7 +22,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,6 +30,8 @@ Fsync = Literal["none", "group", "every"]
 FSYNC_POLICIES: tuple[Fsync, ...] = ("none", "group", "every")
 GROUP_SIZE = 64
 GROUP_INTERVAL = 0.1
+_LINE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+"""One encoder for every journal line (json.dumps with options makes one per call)."""
 
 
 class JobStateError(RuntimeError):
@@ -89,6 +91,12 @@ class Lock:
             self._fd = -1
 
 
+def id_key(row_id: Any) -> int:
+    """A row id as a 64-bit key (ids may be any JSON value)."""
+    text = json.dumps(row_id, ensure_ascii=False).encode()
+    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "little")
+
+
 class DoneIds:
     """The ids already in the journal: a bitmap for row numbers, 64-bit hashes for named ids.
 
@@ -103,8 +111,7 @@ class DoneIds:
 
     @staticmethod
     def _key(row_id: Any) -> int:
-        text = json.dumps(row_id, ensure_ascii=False).encode()
-        return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "little")
+        return id_key(row_id)
 
     def __contains__(self, row_id: Any) -> bool:
         if self.ordinal and isinstance(row_id, int):
@@ -173,6 +180,42 @@ def recover(path: Path) -> Iterator[dict[str, Any]]:
             yield record
 
 
+def last_records(
+    path: Path, keys: set[int], id_of: Callable[[dict[str, Any]], Any]
+) -> Iterator[dict[str, Any]]:
+    """The journal's records, with only the last one of each id in `keys` (the ids that may
+    have several: rows run again by `retry_failed`). Two passes; memory holds `keys` only."""
+    last: dict[int, int] = {}
+    if keys:
+        for index, record in enumerate(recover(path)):
+            key = id_key(id_of(record))
+            if key in keys:
+                last[key] = index
+    for index, record in enumerate(recover(path)):
+        if not keys:
+            yield record
+            continue
+        key = id_key(id_of(record))
+        if key not in keys or last[key] == index:
+            yield record
+
+
+def compact(path: Path, keys: set[int], id_of: Callable[[dict[str, Any]], Any]) -> None:
+    """Rewrite a JSONL journal with one record per id (the last), atomically."""
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("wb") as handle:
+        for record in last_records(path, keys, id_of):
+            handle.write(_LINE.encode(record).encode() + b"\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class Journal:
     """The one writer of the journal file: buffered groups, `O_APPEND`, the fsync policy."""
 
@@ -195,7 +238,7 @@ class Journal:
         self._since = time.monotonic()
 
     def append(self, record: dict[str, Any]) -> None:
-        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+        line = _LINE.encode(record).encode() + b"\n"
         self._buffer.append(line)
         if len(self._buffer) >= self.group_size:
             self.flush()

@@ -7,6 +7,7 @@ failed by error type, throughput, p50/p95 latency) and the job's total so far.
 
 from __future__ import annotations
 
+import random
 import statistics
 import sys
 import time
@@ -20,6 +21,9 @@ from hfinfer.batch._engine import ErrorInfo
 ProgressMode = Literal["auto", "bar", "lines", "quiet"]
 PROGRESS_MODES: tuple[ProgressMode, ...] = ("auto", "bar", "lines", "quiet")
 LINE_INTERVAL = 10.0
+LATENCY_SAMPLE = 1 << 16
+"""Latencies kept for p50/p95: all of them up to this many, then a uniform sample of this size
+(reservoir sampling), so that memory stays flat on any number of rows."""
 
 
 @dataclass
@@ -96,6 +100,8 @@ class Progress:
         self.mode = mode
         self.summary = Summary(skipped=skipped, total=total)
         self._latencies = array("d")
+        self._latency_count = 0
+        self._sampler = random.Random(0)  # seeded: the same job gives the same summary
         self._started = time.monotonic()
         self._last_line = self._started
         self.interval = interval
@@ -115,7 +121,13 @@ class Progress:
             summary.failed += 1
             summary.errors[error.type] += 1
         else:
-            self._latencies.append(latency_ms)
+            self._latency_count += 1
+            if len(self._latencies) < LATENCY_SAMPLE:
+                self._latencies.append(latency_ms)
+            else:
+                slot = self._sampler.randrange(self._latency_count)
+                if slot < LATENCY_SAMPLE:
+                    self._latencies[slot] = latency_ms
         if self._bar is not None:
             self._bar.update(1)
             if error is not None or attempts > 1 or summary.done % 256 == 0:
