@@ -43,7 +43,7 @@ _BINDING_KEYS = {
 }  # fmt: skip
 _ARGUMENT_KEYS = {
     "name", "at", "wire", "positional", "kind", "encode", "default", "absent", "whole",
-    "deprecated", "requires", "only_with", "description",
+    "deprecated", "requires", "only_with", "description", "spread",
 }  # fmt: skip
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -146,6 +146,8 @@ def _argument(ctx: _Ctx, spec: Any, i: int, root: dict[str, Any]) -> Argument:
             name="model", annotation="str | None", default="None", description=MODEL_DESCRIPTION,
             is_model=True,
         )  # fmt: skip
+    if "spread" in spec:
+        return _spread_argument(ctx, spec, name, where)
     at = _require_str(ctx, spec, "at", where)
     prop = lookup(root, at, ctx.defs)
     if prop is None:
@@ -199,6 +201,20 @@ def _argument(ctx: _Ctx, spec: Any, i: int, root: dict[str, Any]) -> Argument:
         check=schema_check if kind is None and not whole else Check(required=required_arg),
         field=field,
     )
+
+
+def _spread_argument(
+    ctx: _Ctx, spec: dict[str, Any], name: str, where: tuple[object, ...]
+) -> Argument:
+    """A dict whose keys are merged into the object at `spread` ("": the root): what the schema
+    does not know (a provider's own parameters)."""
+    if not isinstance(spec["spread"], str) or set(spec) - {"name", "spread", "description"}:
+        raise ctx.fail(
+            where, 'a `spread` argument has only a name, a "spread" path and a description'
+        )
+    description = _require_str(ctx, spec, "description", where)
+    wire = (*_path(spec["spread"]), "*")
+    return Argument(name=name, annotation="Mapping[str, Any] | None", default="None", description=description, wire=wire, spread=True)  # fmt: skip
 
 
 def _check_encoding(

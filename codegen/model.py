@@ -48,6 +48,8 @@ class Argument:
     encode: str | None = None
     absent: Any = None
     whole: bool = False
+    spread: bool = False
+    """A dict merged key by key into the object at `wire[:-1]` (see binding `spread`)."""
     deprecated: str | None = None
     requires: tuple[str, ...] = ()
     only_with: str | None = None

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         ChatCompletionInputToolChoiceEnum,
         ChatCompletionOutput,
         ChatCompletionStreamOutput,
+        DepthEstimationOutput,
         DocumentQuestionAnsweringOutputElement,
         FeatureExtractionInputTruncationDirection,
         FillMaskOutputElement,
@@ -37,7 +38,9 @@ if TYPE_CHECKING:
         ImageClassificationOutputTransform,
         ImageSegmentationOutputElement,
         ImageSegmentationSubtask,
+        ImageTextToImageTargetSize,
         ImageToTextOutput,
+        ImageToVideoTargetSize,
         ObjectDetectionOutputElement,
         QuestionAnsweringOutputElement,
         SummarizationOutput,
@@ -57,6 +60,7 @@ if TYPE_CHECKING:
         VisualQuestionAnsweringOutputElement,
         ZeroShotClassificationOutputElement,
         ZeroShotImageClassificationOutputElement,
+        ZeroShotObjectDetectionOutputElement,
     )
 
 __all__ = ["AsyncInferenceClient"]
@@ -152,6 +156,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         audio: BinaryInput,
         *,
         model: str | None = None,
+        extra_body: Mapping[str, Any] | None = None,
         max_retries: int | None = None,
     ) -> AutomaticSpeechRecognitionOutput:
         """Perform automatic speech recognition (ASR or audio-to-text) on the given audio content.
@@ -161,6 +166,8 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 The content to transcribe. It can be raw audio bytes, a local audio file, or a URL pointing to an audio file.
             model (`str | None`, optional):
                 The model to use: a model id on the Hugging Face Hub or the URL of a deployed Inference Endpoint (or any compatible server). Overrides the client's model; when neither is set, the recommended model for the task is used.
+            extra_body (`Mapping[str, Any] | None`, optional):
+                Extra keys sent as they are in the request body (in `parameters`, or where the provider puts parameters), over hfinfer's own: a provider's parameters the task's schema does not know.
             max_retries (`int | None`, optional):
                 Retries for this call (0 disables them); None uses the client's `max_retries`.
 
@@ -180,7 +187,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
             await self._run(
                 operations.AUTOMATIC_SPEECH_RECOGNITION,
                 model,
-                (audio,),
+                (audio, extra_body),
                 max_retries=max_retries,
             ),
         )
@@ -212,6 +219,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         tools: Sequence[ChatCompletionInputTool | Mapping[str, Any]] | None = None,
         top_logprobs: int | None = None,
         top_p: float | None = None,
+        extra_body: Mapping[str, Any] | None = None,
         max_retries: int | None = None,
     ) -> ChatCompletionOutput: ...
 
@@ -242,6 +250,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         tools: Sequence[ChatCompletionInputTool | Mapping[str, Any]] | None = None,
         top_logprobs: int | None = None,
         top_p: float | None = None,
+        extra_body: Mapping[str, Any] | None = None,
         max_retries: int | None = None,
     ) -> AsyncStream[ChatCompletionStreamOutput]: ...
 
@@ -272,6 +281,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         tools: Sequence[ChatCompletionInputTool | Mapping[str, Any]] | None = None,
         top_logprobs: int | None = None,
         top_p: float | None = None,
+        extra_body: Mapping[str, Any] | None = None,
         max_retries: int | None = None,
     ) -> ChatCompletionOutput | AsyncStream[ChatCompletionStreamOutput]: ...
 
@@ -301,6 +311,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         tools: Sequence[ChatCompletionInputTool | Mapping[str, Any]] | None = None,
         top_logprobs: int | None = None,
         top_p: float | None = None,
+        extra_body: Mapping[str, Any] | None = None,
         max_retries: int | None = None,
     ) -> ChatCompletionOutput | AsyncStream[ChatCompletionStreamOutput]:
         """Generate the next assistant message of a conversation with a chat model.
@@ -348,6 +359,8 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 Number of most likely alternative tokens (each with its log-probability) to return at each position; requires `logprobs=True`. TGI allows at most 5, OpenAI 20.
             top_p (`float | None`, optional):
                 Nucleus sampling: sample only from the smallest set of most probable tokens whose probabilities add up to `top_p` (0.1 keeps the top 10% of the probability mass). Defaults to 1.0.
+            extra_body (`Mapping[str, Any] | None`, optional):
+                Extra keys sent as they are in the request body (at its root), over hfinfer's own: a provider's parameters the task's schema does not know.
             max_retries (`int | None`, optional):
                 Retries for this call (0 disables them); None uses the client's `max_retries`.
 
@@ -387,7 +400,46 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                     tools,
                     top_logprobs,
                     top_p,
+                    extra_body,
                 ),
+                max_retries=max_retries,
+            ),
+        )
+
+    async def depth_estimation(
+        self,
+        image: ImageInput,
+        *,
+        model: str | None = None,
+        max_retries: int | None = None,
+    ) -> DepthEstimationOutput:
+        """Estimate the depth of every pixel of an image using a specified model.
+
+        Args:
+            image (`ImageInput`):
+                The image to estimate the depth of. It can be raw bytes, an image file, the URL of an online image or a PIL image.
+            model (`str | None`, optional):
+                The model to use: a model id on the Hugging Face Hub or the URL of a deployed Inference Endpoint (or any compatible server). Overrides the client's model; when neither is set, the recommended model for the task is used.
+            max_retries (`int | None`, optional):
+                Retries for this call (0 disables them); None uses the client's `max_retries`.
+
+        Returns:
+            `DepthEstimationOutput`: A DepthEstimationOutput holding the predicted depth as numbers and as a PIL image.
+
+        Raises:
+            InferenceInputError: an argument is invalid; raised before any request is sent.
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
+        """
+        return cast(
+            "DepthEstimationOutput",
+            await self._run(
+                operations.DEPTH_ESTIMATION,
+                model,
+                (image,),
                 max_retries=max_retries,
             ),
         )
@@ -656,6 +708,74 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
             ),
         )
 
+    async def image_text_to_image(
+        self,
+        image: ImageInput,
+        prompt: str | None = None,
+        *,
+        model: str | None = None,
+        negative_prompt: str | None = None,
+        num_inference_steps: int | None = None,
+        guidance_scale: float | None = None,
+        target_size: ImageTextToImageTargetSize | Mapping[str, Any] | None = None,
+        seed: int | None = None,
+        max_retries: int | None = None,
+        **kwargs: Any,
+    ) -> Image:
+        """Generate an image from an input image and a text prompt using a specified model.
+
+        Args:
+            image (`ImageInput`):
+                The input image. It can be raw bytes, an image file, the URL of an online image or a PIL image.
+            prompt (`str | None`, optional):
+                Text prompt that says what the output image should be.
+            model (`str | None`, optional):
+                The model to use: a model id on the Hugging Face Hub or the URL of a deployed Inference Endpoint (or any compatible server). Overrides the client's model; when neither is set, the recommended model for the task is used.
+            negative_prompt (`str | None`, optional):
+                Text describing what the generated image should not contain.
+            num_inference_steps (`int | None`, optional):
+                Number of denoising steps (diffusion models): more steps usually give a better image but take longer.
+            guidance_scale (`float | None`, optional):
+                How closely the result follows the prompt (diffusion models): higher values follow it more, usually at some cost in image quality.
+            target_size (`ImageTextToImageTargetSize | Mapping[str, Any] | None`, optional):
+                Size in pixels of the output image; only some models support it, others ignore it.
+            seed (`int | None`, optional):
+                Seed of the random number generator, for reproducible results.
+            max_retries (`int | None`, optional):
+                Retries for this call (0 disables them); None uses the client's `max_retries`.
+            **kwargs:
+                Extra parameters sent as they are in `parameters`.
+
+        Returns:
+            `Image`: The generated image, as a PIL image.
+
+        Raises:
+            InferenceInputError: an argument is invalid; raised before any request is sent.
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
+        """
+        return cast(
+            "Image",
+            await self._run(
+                operations.IMAGE_TEXT_TO_IMAGE,
+                model,
+                (
+                    image,
+                    prompt,
+                    negative_prompt,
+                    num_inference_steps,
+                    guidance_scale,
+                    target_size,
+                    seed,
+                ),
+                kwargs,
+                max_retries=max_retries,
+            ),
+        )
+
     async def image_to_image(
         self,
         image: ImageInput,
@@ -760,6 +880,78 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 operations.IMAGE_TO_TEXT,
                 model,
                 (image,),
+                max_retries=max_retries,
+            ),
+        )
+
+    async def image_to_video(
+        self,
+        image: ImageInput,
+        *,
+        model: str | None = None,
+        prompt: str | None = None,
+        negative_prompt: str | None = None,
+        num_frames: float | None = None,
+        num_inference_steps: int | None = None,
+        guidance_scale: float | None = None,
+        seed: int | None = None,
+        target_size: ImageToVideoTargetSize | Mapping[str, Any] | None = None,
+        max_retries: int | None = None,
+        **kwargs: Any,
+    ) -> bytes:
+        """Generate a video from an input image using a specified model.
+
+        Args:
+            image (`ImageInput`):
+                The input image to animate. It can be raw bytes, an image file, the URL of an online image or a PIL image.
+            model (`str | None`, optional):
+                The model to use: a model id on the Hugging Face Hub or the URL of a deployed Inference Endpoint (or any compatible server). Overrides the client's model; when neither is set, the recommended model for the task is used.
+            prompt (`str | None`, optional):
+                Text prompt that guides how the image is animated.
+            negative_prompt (`str | None`, optional):
+                Text describing what the generated video should not contain.
+            num_frames (`float | None`, optional):
+                How many frames of video to generate.
+            num_inference_steps (`int | None`, optional):
+                Number of denoising steps: more steps usually give a better video but take longer.
+            guidance_scale (`float | None`, optional):
+                How closely the video follows the prompt (diffusion models): higher values follow it more, usually at some cost in image quality.
+            seed (`int | None`, optional):
+                Seed of the random number generator, for reproducible results.
+            target_size (`ImageToVideoTargetSize | Mapping[str, Any] | None`, optional):
+                Size in pixels of the output video's frames.
+            max_retries (`int | None`, optional):
+                Retries for this call (0 disables them); None uses the client's `max_retries`.
+            **kwargs:
+                Extra parameters sent as they are in `parameters`.
+
+        Returns:
+            `bytes`: The generated video, as the bytes of the video file.
+
+        Raises:
+            InferenceInputError: an argument is invalid; raised before any request is sent.
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
+        """
+        return cast(
+            "bytes",
+            await self._run(
+                operations.IMAGE_TO_VIDEO,
+                model,
+                (
+                    image,
+                    prompt,
+                    negative_prompt,
+                    num_frames,
+                    num_inference_steps,
+                    guidance_scale,
+                    seed,
+                    target_size,
+                ),
+                kwargs,
                 max_retries=max_retries,
             ),
         )
@@ -1424,6 +1616,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         scheduler: str | None = None,
         target_size: TextToImageTargetSize | Mapping[str, Any] | None = None,
         seed: int | None = None,
+        extra_body: Mapping[str, Any] | None = None,
         max_retries: int | None = None,
         **kwargs: Any,
     ) -> Image:
@@ -1450,6 +1643,8 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 Size in pixels of the output image.
             seed (`int | None`, optional):
                 Seed of the random number generator, for reproducible results.
+            extra_body (`Mapping[str, Any] | None`, optional):
+                Extra keys sent as they are in the request body (in `parameters`, or where the provider puts parameters), over hfinfer's own: a provider's parameters the task's schema does not know.
             max_retries (`int | None`, optional):
                 Retries for this call (0 disables them); None uses the client's `max_retries`.
             **kwargs:
@@ -1481,6 +1676,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                     scheduler,
                     target_size,
                     seed,
+                    extra_body,
                 ),
                 kwargs,
                 max_retries=max_retries,
@@ -1508,6 +1704,7 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
         top_p: float | None = None,
         typical_p: float | None = None,
         use_cache: bool | None = None,
+        extra_body: Mapping[str, Any] | None = None,
         max_retries: int | None = None,
     ) -> bytes:
         """Synthesize an audio of a voice pronouncing a given text.
@@ -1549,6 +1746,8 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 Locally typical sampling: keep the smallest set of tokens, ordered by how close their information content is to the expected one, whose probabilities add up to this value.
             use_cache (`bool | None`, optional):
                 Reuse the attention key/value cache of previous steps to decode faster.
+            extra_body (`Mapping[str, Any] | None`, optional):
+                Extra keys sent as they are in the request body (in `parameters`, or where the provider puts parameters), over hfinfer's own: a provider's parameters the task's schema does not know.
             max_retries (`int | None`, optional):
                 Retries for this call (0 disables them); None uses the client's `max_retries`.
 
@@ -1586,6 +1785,71 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                     top_p,
                     typical_p,
                     use_cache,
+                    extra_body,
+                ),
+                max_retries=max_retries,
+            ),
+        )
+
+    async def text_to_video(
+        self,
+        prompt: str,
+        *,
+        model: str | None = None,
+        guidance_scale: float | None = None,
+        negative_prompt: Sequence[str] | None = None,
+        num_frames: float | None = None,
+        num_inference_steps: int | None = None,
+        seed: int | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        max_retries: int | None = None,
+    ) -> bytes:
+        """Generate a video based on a given text using a specified model.
+
+        Args:
+            prompt (`str`):
+                The prompt to generate a video from.
+            model (`str | None`, optional):
+                The model to use: a model id on the Hugging Face Hub or the URL of a deployed Inference Endpoint (or any compatible server). Overrides the client's model; when neither is set, the recommended model for the task is used.
+            guidance_scale (`float | None`, optional):
+                How closely the video follows the prompt: higher values follow it more, but values that are too high may cause saturation and other artifacts.
+            negative_prompt (`Sequence[str] | None`, optional):
+                One or more texts describing what the generated video should not contain.
+            num_frames (`float | None`, optional):
+                How many frames of video to generate.
+            num_inference_steps (`int | None`, optional):
+                Number of denoising steps: more steps usually give a better video but take longer.
+            seed (`int | None`, optional):
+                Seed of the random number generator, for reproducible results.
+            extra_body (`Mapping[str, Any] | None`, optional):
+                Extra keys sent as they are in the request body (in `parameters`, or where the provider puts parameters), over hfinfer's own: a provider's parameters that the task's schema does not know.
+            max_retries (`int | None`, optional):
+                Retries for this call (0 disables them); None uses the client's `max_retries`.
+
+        Returns:
+            `bytes`: The generated video, as the bytes of the video file.
+
+        Raises:
+            InferenceInputError: an argument is invalid; raised before any request is sent.
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
+        """
+        return cast(
+            "bytes",
+            await self._run(
+                operations.TEXT_TO_VIDEO,
+                model,
+                (
+                    prompt,
+                    guidance_scale,
+                    negative_prompt,
+                    num_frames,
+                    num_inference_steps,
+                    seed,
+                    extra_body,
                 ),
                 max_retries=max_retries,
             ),
@@ -1831,6 +2095,47 @@ class AsyncInferenceClient(AsyncBaseInferenceClient):
                 operations.ZERO_SHOT_IMAGE_CLASSIFICATION,
                 model,
                 (image, labels, hypothesis_template),
+                max_retries=max_retries,
+            ),
+        )
+
+    async def zero_shot_object_detection(
+        self,
+        image: ImageInput,
+        candidate_labels: Sequence[str],
+        *,
+        model: str | None = None,
+        max_retries: int | None = None,
+    ) -> list[ZeroShotObjectDetectionOutputElement]:
+        """Detect the objects of an image that match text labels given at call time, using a specified model.
+
+        Args:
+            image (`ImageInput`):
+                The image to detect objects on. It can be raw bytes, an image file, the URL of an online image or a PIL image.
+            candidate_labels (`Sequence[str]`):
+                The labels of the objects to look for in the image.
+            model (`str | None`, optional):
+                The model to use: a model id on the Hugging Face Hub or the URL of a deployed Inference Endpoint (or any compatible server). Overrides the client's model; when neither is set, the recommended model for the task is used.
+            max_retries (`int | None`, optional):
+                Retries for this call (0 disables them); None uses the client's `max_retries`.
+
+        Returns:
+            `list[ZeroShotObjectDetectionOutputElement]`: A list of ZeroShotObjectDetectionOutputElement items containing the bounding boxes, the matching labels and their scores.
+
+        Raises:
+            InferenceInputError: an argument is invalid; raised before any request is sent.
+            InferenceRequestError: the request cannot be framed as HTTP (e.g. a bad header); not sent.
+            HfHubHTTPError: the server answered with an error status, after retries (its message included); `BadRequestError` for 400.
+            InferenceTimeoutError: the model did not become available in time, or the request timed out.
+            InferenceConnectionError: the server could not be reached or dropped the connection, after retries.
+            InferenceDecodeError: the server answered with a success status but a body that is not what this method returns.
+        """
+        return cast(
+            "list[ZeroShotObjectDetectionOutputElement]",
+            await self._run(
+                operations.ZERO_SHOT_OBJECT_DETECTION,
+                model,
+                (image, candidate_labels),
                 max_retries=max_retries,
             ),
         )

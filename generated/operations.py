@@ -14,13 +14,16 @@ __all__ = [
     "AUDIO_TO_AUDIO",
     "AUTOMATIC_SPEECH_RECOGNITION",
     "CHAT_COMPLETION",
+    "DEPTH_ESTIMATION",
     "DOCUMENT_QUESTION_ANSWERING",
     "FEATURE_EXTRACTION",
     "FILL_MASK",
     "IMAGE_CLASSIFICATION",
     "IMAGE_SEGMENTATION",
+    "IMAGE_TEXT_TO_IMAGE",
     "IMAGE_TO_IMAGE",
     "IMAGE_TO_TEXT",
+    "IMAGE_TO_VIDEO",
     "OBJECT_DETECTION",
     "QUESTION_ANSWERING",
     "SENTENCE_SIMILARITY",
@@ -32,11 +35,13 @@ __all__ = [
     "TEXT_GENERATION",
     "TEXT_TO_IMAGE",
     "TEXT_TO_SPEECH",
+    "TEXT_TO_VIDEO",
     "TOKEN_CLASSIFICATION",
     "TRANSLATION",
     "VISUAL_QUESTION_ANSWERING",
     "ZERO_SHOT_CLASSIFICATION",
     "ZERO_SHOT_IMAGE_CLASSIFICATION",
+    "ZERO_SHOT_OBJECT_DETECTION",
 ]
 
 AUDIO_CLASSIFICATION = Operation(
@@ -93,13 +98,19 @@ AUTOMATIC_SPEECH_RECOGNITION = Operation(
     task="automatic-speech-recognition",
     method="automatic_speech_recognition",
     route="task",
-    body="raw",
+    body="raw-or-json",
     args=(
         Arg(
             "audio",
             wire=("inputs",),
             kind="binary",
             check=Check(required=True),
+        ),
+        Arg(
+            "extra_body",
+            wire=("parameters", "*"),
+            spread=True,
+            check=Check(),
         ),
     ),
     response=Decode(
@@ -209,6 +220,12 @@ CHAT_COMPLETION = Operation(
             wire=("top_p",),
             check=Check(types=("float",), minimum=0, maximum=1),
         ),
+        Arg(
+            "extra_body",
+            wire=("*",),
+            spread=True,
+            check=Check(),
+        ),
     ),
     response=Decode(
         kind="json",
@@ -218,6 +235,26 @@ CHAT_COMPLETION = Operation(
     stream=StreamDecode(
         when="stream",
         type="hfinfer._generated.types.chat_completion:ChatCompletionStreamOutput",
+    ),
+)
+
+DEPTH_ESTIMATION = Operation(
+    task="depth-estimation",
+    method="depth_estimation",
+    route="task",
+    body="raw",
+    args=(
+        Arg(
+            "image",
+            wire=("inputs",),
+            kind="image",
+            check=Check(required=True),
+        ),
+    ),
+    response=Decode(
+        kind="json",
+        shape="instance",
+        type="hfinfer._generated.types.depth_estimation:DepthEstimationOutput",
     ),
 )
 
@@ -424,6 +461,57 @@ IMAGE_SEGMENTATION = Operation(
     ),
 )
 
+IMAGE_TEXT_TO_IMAGE = Operation(
+    task="image-text-to-image",
+    method="image_text_to_image",
+    route="task",
+    body="raw-or-json",
+    accept="image/png",
+    extra_kwargs=("parameters",),
+    args=(
+        Arg(
+            "image",
+            wire=("inputs",),
+            kind="image",
+            check=Check(required=True),
+        ),
+        Arg(
+            "prompt",
+            wire=("parameters", "prompt"),
+            check=Check(types=("str",)),
+        ),
+        Arg(
+            "negative_prompt",
+            wire=("parameters", "negative_prompt"),
+            check=Check(types=("str",)),
+        ),
+        Arg(
+            "num_inference_steps",
+            wire=("parameters", "num_inference_steps"),
+            check=Check(types=("int",), minimum=1),
+        ),
+        Arg(
+            "guidance_scale",
+            wire=("parameters", "guidance_scale"),
+            check=Check(types=("float",)),
+        ),
+        Arg(
+            "target_size",
+            wire=("parameters", "target_size"),
+            check=Check(types=("dict", "model")),
+        ),
+        Arg(
+            "seed",
+            wire=("parameters", "seed"),
+            check=Check(types=("int",)),
+        ),
+    ),
+    response=Decode(
+        kind="image",
+        shape="instance",
+    ),
+)
+
 IMAGE_TO_IMAGE = Operation(
     task="image-to-image",
     method="image_to_image",
@@ -492,6 +580,61 @@ IMAGE_TO_TEXT = Operation(
         kind="json",
         shape="first-or-instance",
         type="hfinfer._generated.types.image_to_text:ImageToTextOutput",
+    ),
+)
+
+IMAGE_TO_VIDEO = Operation(
+    task="image-to-video",
+    method="image_to_video",
+    route="task",
+    body="raw-or-json",
+    extra_kwargs=("parameters",),
+    args=(
+        Arg(
+            "image",
+            wire=("inputs",),
+            kind="image",
+            check=Check(required=True),
+        ),
+        Arg(
+            "prompt",
+            wire=("parameters", "prompt"),
+            check=Check(types=("str",)),
+        ),
+        Arg(
+            "negative_prompt",
+            wire=("parameters", "negative_prompt"),
+            check=Check(types=("str",)),
+        ),
+        Arg(
+            "num_frames",
+            wire=("parameters", "num_frames"),
+            check=Check(types=("float",)),
+        ),
+        Arg(
+            "num_inference_steps",
+            wire=("parameters", "num_inference_steps"),
+            check=Check(types=("int",), minimum=1),
+        ),
+        Arg(
+            "guidance_scale",
+            wire=("parameters", "guidance_scale"),
+            check=Check(types=("float",)),
+        ),
+        Arg(
+            "seed",
+            wire=("parameters", "seed"),
+            check=Check(types=("int",)),
+        ),
+        Arg(
+            "target_size",
+            wire=("parameters", "target_size"),
+            check=Check(types=("dict", "model")),
+        ),
+    ),
+    response=Decode(
+        kind="bytes",
+        shape="instance",
     ),
 )
 
@@ -935,6 +1078,12 @@ TEXT_TO_IMAGE = Operation(
             wire=("parameters", "seed"),
             check=Check(types=("int",)),
         ),
+        Arg(
+            "extra_body",
+            wire=("parameters", "*"),
+            spread=True,
+            check=Check(),
+        ),
     ),
     response=Decode(
         kind="image",
@@ -1032,6 +1181,61 @@ TEXT_TO_SPEECH = Operation(
             "use_cache",
             wire=("parameters", "use_cache"),
             check=Check(types=("bool",)),
+        ),
+        Arg(
+            "extra_body",
+            wire=("parameters", "*"),
+            spread=True,
+            check=Check(),
+        ),
+    ),
+    response=Decode(
+        kind="bytes",
+        shape="instance",
+    ),
+)
+
+TEXT_TO_VIDEO = Operation(
+    task="text-to-video",
+    method="text_to_video",
+    route="task",
+    body="json",
+    args=(
+        Arg(
+            "prompt",
+            wire=("inputs",),
+            check=Check(types=("str",), required=True),
+        ),
+        Arg(
+            "guidance_scale",
+            wire=("parameters", "guidance_scale"),
+            check=Check(types=("float",)),
+        ),
+        Arg(
+            "negative_prompt",
+            wire=("parameters", "negative_prompt"),
+            check=Check(types=("list",), item_types=("str",)),
+        ),
+        Arg(
+            "num_frames",
+            wire=("parameters", "num_frames"),
+            check=Check(types=("float",)),
+        ),
+        Arg(
+            "num_inference_steps",
+            wire=("parameters", "num_inference_steps"),
+            check=Check(types=("int",), minimum=1),
+        ),
+        Arg(
+            "seed",
+            wire=("parameters", "seed"),
+            check=Check(types=("int",)),
+        ),
+        Arg(
+            "extra_body",
+            wire=("parameters", "*"),
+            spread=True,
+            check=Check(),
         ),
     ),
     response=Decode(
@@ -1218,5 +1422,31 @@ ZERO_SHOT_IMAGE_CLASSIFICATION = Operation(
         kind="json",
         shape="list",
         type="hfinfer._generated.types.zero_shot_image_classification:ZeroShotImageClassificationOutputElement",
+    ),
+)
+
+ZERO_SHOT_OBJECT_DETECTION = Operation(
+    task="zero-shot-object-detection",
+    method="zero_shot_object_detection",
+    route="task",
+    body="json",
+    args=(
+        Arg(
+            "image",
+            wire=("inputs",),
+            kind="image",
+            encode="base64",
+            check=Check(required=True),
+        ),
+        Arg(
+            "candidate_labels",
+            wire=("parameters", "candidate_labels"),
+            check=Check(types=("list",), min_items=1, item_types=("str",), required=True),
+        ),
+    ),
+    response=Decode(
+        kind="json",
+        shape="list",
+        type="hfinfer._generated.types.zero_shot_object_detection:ZeroShotObjectDetectionOutputElement",
     ),
 )

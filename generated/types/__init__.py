@@ -66,6 +66,10 @@ if TYPE_CHECKING:
         ChatCompletionStreamOutputTopLogprob,
         ChatCompletionStreamOutputUsage,
     )
+    from hfinfer._generated.types.depth_estimation import (
+        DepthEstimationInput,
+        DepthEstimationOutput,
+    )
     from hfinfer._generated.types.document_question_answering import (
         DocumentQuestionAnsweringInput,
         DocumentQuestionAnsweringInputData,
@@ -98,6 +102,12 @@ if TYPE_CHECKING:
         ImageSegmentationParameters,
         ImageSegmentationSubtask,
     )
+    from hfinfer._generated.types.image_text_to_image import (
+        ImageTextToImageInput,
+        ImageTextToImageOutput,
+        ImageTextToImageParameters,
+        ImageTextToImageTargetSize,
+    )
     from hfinfer._generated.types.image_to_image import (
         ImageToImageInput,
         ImageToImageOutput,
@@ -110,6 +120,12 @@ if TYPE_CHECKING:
         ImageToTextInput,
         ImageToTextOutput,
         ImageToTextParameters,
+    )
+    from hfinfer._generated.types.image_to_video import (
+        ImageToVideoInput,
+        ImageToVideoOutput,
+        ImageToVideoParameters,
+        ImageToVideoTargetSize,
     )
     from hfinfer._generated.types.object_detection import (
         ObjectDetectionBoundingBox,
@@ -188,6 +204,11 @@ if TYPE_CHECKING:
         TextToSpeechOutput,
         TextToSpeechParameters,
     )
+    from hfinfer._generated.types.text_to_video import (
+        TextToVideoInput,
+        TextToVideoOutput,
+        TextToVideoParameters,
+    )
     from hfinfer._generated.types.token_classification import (
         TokenClassificationAggregationStrategy,
         TokenClassificationInput,
@@ -220,6 +241,13 @@ if TYPE_CHECKING:
         ZeroShotImageClassificationOutput,
         ZeroShotImageClassificationOutputElement,
         ZeroShotImageClassificationParameters,
+    )
+    from hfinfer._generated.types.zero_shot_object_detection import (
+        ZeroShotObjectDetectionBoundingBox,
+        ZeroShotObjectDetectionInput,
+        ZeroShotObjectDetectionOutput,
+        ZeroShotObjectDetectionOutputElement,
+        ZeroShotObjectDetectionParameters,
     )
 
 __all__ = [
@@ -269,6 +297,8 @@ __all__ = [
     "ChatCompletionStreamOutputLogprobs",
     "ChatCompletionStreamOutputTopLogprob",
     "ChatCompletionStreamOutputUsage",
+    "DepthEstimationInput",
+    "DepthEstimationOutput",
     "DocumentQuestionAnsweringInput",
     "DocumentQuestionAnsweringInputData",
     "DocumentQuestionAnsweringOutput",
@@ -291,6 +321,10 @@ __all__ = [
     "ImageSegmentationOutputElement",
     "ImageSegmentationParameters",
     "ImageSegmentationSubtask",
+    "ImageTextToImageInput",
+    "ImageTextToImageOutput",
+    "ImageTextToImageParameters",
+    "ImageTextToImageTargetSize",
     "ImageToImageInput",
     "ImageToImageOutput",
     "ImageToImageParameters",
@@ -300,6 +334,10 @@ __all__ = [
     "ImageToTextInput",
     "ImageToTextOutput",
     "ImageToTextParameters",
+    "ImageToVideoInput",
+    "ImageToVideoOutput",
+    "ImageToVideoParameters",
+    "ImageToVideoTargetSize",
     "ObjectDetectionBoundingBox",
     "ObjectDetectionInput",
     "ObjectDetectionOutput",
@@ -355,6 +393,9 @@ __all__ = [
     "TextToSpeechInput",
     "TextToSpeechOutput",
     "TextToSpeechParameters",
+    "TextToVideoInput",
+    "TextToVideoOutput",
+    "TextToVideoParameters",
     "TokenClassificationAggregationStrategy",
     "TokenClassificationInput",
     "TokenClassificationOutput",
@@ -378,6 +419,11 @@ __all__ = [
     "ZeroShotImageClassificationOutput",
     "ZeroShotImageClassificationOutputElement",
     "ZeroShotImageClassificationParameters",
+    "ZeroShotObjectDetectionBoundingBox",
+    "ZeroShotObjectDetectionInput",
+    "ZeroShotObjectDetectionOutput",
+    "ZeroShotObjectDetectionOutputElement",
+    "ZeroShotObjectDetectionParameters",
 ]
 
 _MODULES = {
@@ -427,6 +473,8 @@ _MODULES = {
     "ChatCompletionStreamOutputLogprobs": "chat_completion",
     "ChatCompletionStreamOutputTopLogprob": "chat_completion",
     "ChatCompletionStreamOutputUsage": "chat_completion",
+    "DepthEstimationInput": "depth_estimation",
+    "DepthEstimationOutput": "depth_estimation",
     "DocumentQuestionAnsweringInput": "document_question_answering",
     "DocumentQuestionAnsweringInputData": "document_question_answering",
     "DocumentQuestionAnsweringOutput": "document_question_answering",
@@ -449,6 +497,10 @@ _MODULES = {
     "ImageSegmentationOutputElement": "image_segmentation",
     "ImageSegmentationParameters": "image_segmentation",
     "ImageSegmentationSubtask": "image_segmentation",
+    "ImageTextToImageInput": "image_text_to_image",
+    "ImageTextToImageOutput": "image_text_to_image",
+    "ImageTextToImageParameters": "image_text_to_image",
+    "ImageTextToImageTargetSize": "image_text_to_image",
     "ImageToImageInput": "image_to_image",
     "ImageToImageOutput": "image_to_image",
     "ImageToImageParameters": "image_to_image",
@@ -458,6 +510,10 @@ _MODULES = {
     "ImageToTextInput": "image_to_text",
     "ImageToTextOutput": "image_to_text",
     "ImageToTextParameters": "image_to_text",
+    "ImageToVideoInput": "image_to_video",
+    "ImageToVideoOutput": "image_to_video",
+    "ImageToVideoParameters": "image_to_video",
+    "ImageToVideoTargetSize": "image_to_video",
     "ObjectDetectionBoundingBox": "object_detection",
     "ObjectDetectionInput": "object_detection",
     "ObjectDetectionOutput": "object_detection",
@@ -513,6 +569,9 @@ _MODULES = {
     "TextToSpeechInput": "text_to_speech",
     "TextToSpeechOutput": "text_to_speech",
     "TextToSpeechParameters": "text_to_speech",
+    "TextToVideoInput": "text_to_video",
+    "TextToVideoOutput": "text_to_video",
+    "TextToVideoParameters": "text_to_video",
     "TokenClassificationAggregationStrategy": "token_classification",
     "TokenClassificationInput": "token_classification",
     "TokenClassificationOutput": "token_classification",
@@ -536,6 +595,11 @@ _MODULES = {
     "ZeroShotImageClassificationOutput": "zero_shot_image_classification",
     "ZeroShotImageClassificationOutputElement": "zero_shot_image_classification",
     "ZeroShotImageClassificationParameters": "zero_shot_image_classification",
+    "ZeroShotObjectDetectionBoundingBox": "zero_shot_object_detection",
+    "ZeroShotObjectDetectionInput": "zero_shot_object_detection",
+    "ZeroShotObjectDetectionOutput": "zero_shot_object_detection",
+    "ZeroShotObjectDetectionOutputElement": "zero_shot_object_detection",
+    "ZeroShotObjectDetectionParameters": "zero_shot_object_detection",
 }
 
 

@@ -6,7 +6,8 @@ URL downloads go through the async transport, `list_deployed_models` fans out co
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -25,6 +26,7 @@ from hfinfer._hub import (
     parse_json_response,
     recommended,
 )
+from hfinfer._jobs import Fetch, drive_async, finish
 from hfinfer._operation import Operation
 from hfinfer._providers import check_provider
 from hfinfer._retry import MAX_RETRY_WAIT
@@ -155,6 +157,7 @@ class AsyncBaseInferenceClient(ClientCore):
         max_retries: int | None = None,
     ) -> Any:
         check_max_retries(op.method, max_retries)
+        started = time.monotonic()
         while True:
             prepared, urls = self._begin(op, model, values)
             plan = self._provider_plan(op, model)
@@ -162,7 +165,9 @@ class AsyncBaseInferenceClient(ClientCore):
                 lookup = await self._send(self._mapping_outgoing(plan), max_retries=max_retries)
                 self._store_mapping(plan, lookup)
             choice = None if plan is None else self._provider_choice(op, plan)
-            fetched = {url: await self._download(url, max_retries) for url in urls}
+            fetched = {
+                url: await self._download(url, max_retries) for url in self._to_fetch(choice, urls)
+            }
             candidate = None
             if choice is None:
                 candidate = self._candidate(op, model) or await self.get_recommended_model(
@@ -179,10 +184,24 @@ class AsyncBaseInferenceClient(ClientCore):
                         self._stream_failure(out.url),
                     )
                 response = await self._send(out, max_retries=max_retries)
-                return self._task_result(op, choice, response, prepared)
+                if choice is None:
+                    return self._decode(op, response, prepared)
+                call = self._finishing(op, choice, out, prepared, started, self._download_outgoing)
+                return await drive_async(finish(call, response), self._fetcher(max_retries))
             except BadRequestError as error:
                 if not self._learn_unsupported(op, model, error):
                     raise
+
+    def _fetcher(self, max_retries: int | None) -> Callable[[Fetch], Awaitable[httpx.Response]]:
+        """How a provider call's program sends its polls and downloads: as this client sends."""
+
+        async def fetch(action: Fetch) -> httpx.Response:
+            policy = self._policy(max_retries)
+            if action.timeout is not None:
+                policy = policy._replace(timeout=action.timeout)
+            return await send_async(self.http, action.out, policy)
+
+        return fetch
 
     async def _download(self, url: str, max_retries: int | None = None) -> bytes:
         return (await self._send(self._download_outgoing(url), max_retries=max_retries)).content

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -22,6 +23,7 @@ from hfinfer._hub import (
     parse_json_response,
     recommended,
 )
+from hfinfer._jobs import Fetch, drive_sync, finish
 from hfinfer._operation import Operation
 from hfinfer._providers import check_provider
 from hfinfer._retry import MAX_RETRY_WAIT
@@ -145,6 +147,7 @@ class BaseInferenceClient(ClientCore):
         max_retries: int | None = None,
     ) -> Any:
         check_max_retries(op.method, max_retries)
+        started = time.monotonic()
         while True:
             prepared, urls = self._begin(op, model, values)
             plan = self._provider_plan(op, model)
@@ -152,7 +155,9 @@ class BaseInferenceClient(ClientCore):
                 lookup = self._send(self._mapping_outgoing(plan), max_retries=max_retries)
                 self._store_mapping(plan, lookup)
             choice = None if plan is None else self._provider_choice(op, plan)
-            fetched = {url: self._download(url, max_retries) for url in urls}
+            fetched = {
+                url: self._download(url, max_retries) for url in self._to_fetch(choice, urls)
+            }
             candidate = None
             if choice is None:
                 candidate = self._candidate(op, model) or self.get_recommended_model(
@@ -169,10 +174,24 @@ class BaseInferenceClient(ClientCore):
                         self._stream_failure(out.url),
                     )
                 response = self._send(out, max_retries=max_retries)
-                return self._task_result(op, choice, response, prepared)
+                if choice is None:
+                    return self._decode(op, response, prepared)
+                call = self._finishing(op, choice, out, prepared, started, self._download_outgoing)
+                return drive_sync(finish(call, response), self._fetcher(max_retries))
             except BadRequestError as error:
                 if not self._learn_unsupported(op, model, error):
                     raise
+
+    def _fetcher(self, max_retries: int | None) -> Callable[[Fetch], httpx.Response]:
+        """How a provider call's program sends its polls and downloads: as this client sends."""
+
+        def fetch(action: Fetch) -> httpx.Response:
+            policy = self._policy(max_retries)
+            if action.timeout is not None:
+                policy = policy._replace(timeout=action.timeout)
+            return send_sync(self.http, action.out, policy)
+
+        return fetch
 
     def _download(self, url: str, max_retries: int | None = None) -> bytes:
         """Fetch an input given as a URL (no token is sent to arbitrary hosts)."""

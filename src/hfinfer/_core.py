@@ -23,7 +23,7 @@ from hfinfer._http_errors import stream_error
 from hfinfer._model import InferenceType
 from hfinfer._operation import Operation
 from hfinfer._provider_calls import ProviderSteps
-from hfinfer._providers import Choice
+from hfinfer._providers import Binary, Choice
 from hfinfer._sending import Outgoing, Policy
 from hfinfer._validation import validate, without_ineffective
 from hfinfer.errors import (
@@ -155,23 +155,12 @@ class ClientCore(ProviderSteps):
     ) -> Outgoing:
         """A task call's request: to the provider `choice` names, else to `candidate`'s URL."""
         if choice is not None:
-            body = self._body(op, model, values, fetched, extra, provider=True)
+            form = self._binary_form(choice)
+            body = self._body(op, model, values, fetched, extra, provider=True, binary=form)
             return self._provider_outgoing(op, choice, body)
         assert candidate is not None
         url = self._url(op, candidate)
         return self._outgoing(op, url, self._body(op, model, values, fetched, extra))
-
-    def _task_result(
-        self,
-        op: Operation,
-        choice: Choice | None,
-        response: httpx.Response,
-        values: tuple[Any, ...],
-    ) -> Any:
-        """A task call's decoded result, reshaped first when a provider answered."""
-        if choice is None:
-            return self._decode(op, response, values)
-        return self._provider_decode(op, choice, response, values)
 
     # -- the pure parts of the methods that are not tasks -------------------------------------
 
@@ -254,11 +243,12 @@ class ClientCore(ProviderSteps):
         fetched: Mapping[str, bytes],
         extra: Mapping[str, Any] | None,
         provider: bool = False,
+        binary: Binary | None = None,
     ) -> Body:
         """The task's wire body; for a provider call the model is placed by its route."""
         chat = op.model_in_body and not provider
         model_name = _routing.chat_model_name(self._config, model) if chat else None
-        return build_body(op, values, fetched, model_name=model_name, extra=extra)
+        return build_body(op, values, fetched, model_name=model_name, extra=extra, binary=binary)
 
     def _is_stream(self, op: Operation, values: tuple[Any, ...]) -> bool:
         return op.stream is not None and bool(op.value(values, op.stream.when))

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import base64
 import io
+import mimetypes
 import os
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, NamedTuple, TypeAlias, Union
+from typing import IO, TYPE_CHECKING, Any, NamedTuple, Protocol, TypeAlias, Union
 
 from hfinfer._model import InferenceType
 from hfinfer._operation import Arg, Operation
@@ -37,6 +38,25 @@ class Body(NamedTuple):
     json: Any = None
     content: bytes | None = None
     content_type: str | None = None
+
+
+class FilePart(NamedTuple):
+    """A binary input kept as bytes, for a multipart file part."""
+
+    filename: str
+    content: bytes
+    mime: str
+
+
+class Binary(Protocol):
+    """How a provider wants binary inputs (`hfinfer._providers.Binary`)."""
+
+    @property
+    def style(self) -> str: ...
+    @property
+    def mime(self) -> str: ...
+    @property
+    def name(self) -> str: ...
 
 
 def is_url(value: object) -> bool:
@@ -104,14 +124,19 @@ def raw_body(json_value: Any, data: Any, fetched: Mapping[str, bytes]) -> Body:
     return Body()
 
 
-def _place(body: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+def _place(
+    body: dict[str, Any], path: tuple[str, ...], value: Any, *, overwrite: bool = False
+) -> None:
     node = body
     for key in path[:-1]:
         child = node.get(key)
         if not isinstance(child, dict):
             child = node[key] = {}
         node = child
-    node.setdefault(path[-1], value)  # the first argument with a value wins (deprecated aliases)
+    if overwrite:
+        node[path[-1]] = value
+    else:  # the first argument with a value wins (deprecated aliases)
+        node.setdefault(path[-1], value)
 
 
 def build_body(
@@ -121,19 +146,26 @@ def build_body(
     *,
     model_name: str | None = None,
     extra: Mapping[str, Any] | None = None,
+    binary: Binary | None = None,
 ) -> Body:
-    """The request body for `op` called with `values` (aligned with `op.args`)."""
-    binaries: dict[str, bytes] = {}
+    """The request body for `op` called with `values` (aligned with `op.args`).
+
+    `binary` (a provider's form of binary inputs) makes the body JSON whatever the task's own
+    body kind, with each binary input as that form says."""
+    binaries: dict[str, Any] = {}
     others = False
     for arg, value in zip(op.args, values, strict=True):
         if arg.kind is not None:
             if value is not None:
-                binaries[arg.name] = read_binary(op.method, arg.name, value, fetched)
+                binaries[arg.name] = _binary(op.method, arg.name, value, fetched, binary)
         elif value is not None:
             others = True
-    if op.body == "raw" or (op.body == "raw-or-json" and not others and not extra):
+    if binary is None and (
+        op.body == "raw" or (op.body == "raw-or-json" and not others and not extra)
+    ):
         return Body(content=next(iter(binaries.values()), b""))
     body: dict[str, Any] = {}
+    spread: list[tuple[tuple[str, ...], Any]] = []
     # A `whole` argument with a value replaces everything else under its wire path.
     replaced = [a.wire for a, v in zip(op.args, values, strict=True) if a.whole and v is not None]
     for arg, value in zip(op.args, values, strict=True):
@@ -143,10 +175,17 @@ def build_body(
             if arg.absent is None:
                 continue
             value = arg.absent
+        if arg.spread:
+            spread.append((arg.wire[:-1], value))
+            continue
         value = _encode(arg, value, binaries.get(arg.name))
         if value is None:
             continue
         _place(body, arg.wire, value)
+    for path, extra_values in spread:  # after the named arguments: their keys win
+        for key, value in extra_values.items():
+            if value is not None:
+                _place(body, (*path, key), jsonable(value), overwrite=True)
     if model_name is not None and op.model_in_body:
         _place(body, op.model_in_body, model_name)
     if extra:
@@ -157,9 +196,54 @@ def build_body(
     return Body(json=body)
 
 
-def _encode(arg: Arg, value: Any, binary: bytes | None) -> Any:
+def _binary(
+    method: str, name: str, value: Any, fetched: Mapping[str, bytes], form: Binary | None
+) -> Any:
+    """A binary input as the body carries it: bytes, or a provider's form (data URL, file)."""
+    style = "base64" if form is None else form.style
+    if (
+        style == "data-url"
+        and isinstance(value, str)
+        and (is_url(value) or value.startswith("data:"))
+    ):
+        return value  # a URL or data URL passes as it is: the provider fetches it
+    content = read_binary(method, name, value, fetched)
+    if form is None:
+        return content
+    mime = _mime_of(value) or form.mime
+    if style == "data-url":
+        return f"data:{mime};base64,{base64.b64encode(content).decode('ascii')}"
+    if style == "file":
+        known = _mime_of(value)
+        name = form.name if known is None else os.path.splitext(form.name)[0] + _extension(known)
+        return FilePart(name, content, mime)
+    return base64.b64encode(content).decode("ascii")
+
+
+def _extension(mime: str) -> str:
+    """A file name extension for a MIME type (`audio/wav` → `.wav`)."""
+    known = mimetypes.guess_extension(mime)
+    if known:
+        return known
+    subtype = mime.rpartition("/")[2]
+    return "" if subtype == "octet-stream" else f".{subtype.removeprefix('x-')}"
+
+
+def _mime_of(value: Any) -> str | None:
+    """The MIME type of a binary input when its name or format tells it."""
+    if isinstance(value, (str, os.PathLike)) and not is_url(value):
+        return mimetypes.guess_type(os.fspath(value))[0]
+    if type(value).__module__.startswith("PIL."):
+        return f"image/{(getattr(value, 'format', None) or 'PNG').lower()}"
+    name = getattr(value, "name", None)
+    return mimetypes.guess_type(name)[0] if isinstance(name, str) else None
+
+
+def _encode(arg: Arg, value: Any, binary: Any) -> Any:
     if arg.kind is not None:
-        return base64.b64encode(binary or b"").decode("ascii")
+        if not isinstance(binary, bytes):
+            return binary  # already in the provider's form
+        return base64.b64encode(binary).decode("ascii")
     if arg.whole:
         cleaned = {k: jsonable(v) for k, v in value.items() if v is not None}
         return cleaned or None

@@ -166,6 +166,9 @@ def parse_mapping(response: httpx.Response, model: str) -> tuple[MappingEntry, .
             provider_id=str(item.get("providerId") or model),
             task=str(item.get("task", "")),
             status=str(item.get("status", "live")),
+            adapter_weights=str(item["adapterWeightsPath"])
+            if item.get("adapterWeightsPath")
+            else None,
         )
         for item in items
     )

@@ -33,6 +33,8 @@ class Arg(NamedTuple):
     encode: str | None = None
     absent: Any = None
     whole: bool = False
+    spread: bool = False
+    """A dict merged key by key into the object at `wire[:-1]`; its keys win."""
     deprecated: str | None = None
     requires: tuple[str, ...] = ()
     only_with: str | None = None

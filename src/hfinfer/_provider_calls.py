@@ -9,19 +9,21 @@ Hub mapping lookup is I/O; the clients do it between `_provider_plan` and `_prov
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import httpx
 
 from hfinfer import _providers, _routing
 from hfinfer._config import ClientConfig
-from hfinfer._decoding import DecodeFailure, decode_data, load_json
 from hfinfer._encoding import Body
 from hfinfer._hub import cached_mapping, mapping_url, parse_mapping, store_mapping, warn_status
+from hfinfer._jobs import Call
 from hfinfer._operation import Operation
-from hfinfer._providers import Choice, MappingEntry
+from hfinfer._provider_answer import has_rule, reshape_answer
+from hfinfer._provider_body import multipart, reshape_body
+from hfinfer._providers import Binary, Choice, MappingEntry
 from hfinfer._sending import Outgoing
-from hfinfer.errors import InferenceDecodeError
 
 
 class Plan(NamedTuple):
@@ -84,7 +86,7 @@ class ProviderSteps:
             entries = cached_mapping(self._config.hub_endpoint, plan.model)
         if entries is None:
             spec, route = _providers.spec_for(plan.provider, op.task, plan.model)
-            return Choice(spec, route, plan.model)
+            return Choice(spec, _providers.for_model(route, plan.model), plan.model)
         choice = _providers.from_mapping(plan.provider, op.task, plan.model, entries)
         assert choice.spec is not None
         warn_status(plan.model, choice.spec.name, choice.status)
@@ -106,7 +108,18 @@ class ProviderSteps:
         if op.accept and "accept" not in present:
             headers["accept"] = op.accept
         if isinstance(body.json, dict):
-            body = Body(json=_providers.reshape_body(body.json, choice.route, choice.model))
+            name = choice.spec.name if choice.spec else "auto"
+            lora = None
+            if choice.adapter_weights:
+                lora = {"hub": config.hub_endpoint, "hf_model": choice.hf_model, "weights": choice.adapter_weights}  # fmt: skip
+            reshaped = reshape_body(
+                body.json, choice.route, choice.model, method=op.method, provider=name, lora=lora
+            )
+            if choice.route is not None and choice.route.multipart:
+                body = multipart(reshaped)
+                headers["content-type"] = body.content_type or ""
+            else:
+                body = Body(json=reshaped)
         return Outgoing(
             method="POST",
             url=url,
@@ -118,25 +131,46 @@ class ProviderSteps:
         )
 
     @staticmethod
-    def _provider_decode(
-        op: Operation, choice: Choice, response: httpx.Response, values: tuple[Any, ...]
-    ) -> Any:
-        try:
-            rule = choice.route.response if choice.route else _providers.ResponseRule()
-            if not _providers.has_rule(rule) or op.response.kind in ("bytes", "image"):
-                from hfinfer._decoding import decode_response
+    def _binary_form(choice: Choice | None) -> Binary | None:
+        """How a provider wants binary inputs; None: as the task's own body kind says."""
+        if choice is None or choice.route is None or choice.route.kind == "hf-task":
+            return None
+        return choice.route.binary
 
-                return decode_response(op, response.content, values)
-            data = _providers.reshape_answer(load_json(response.content), rule)
-            return decode_data(op, data, values)
-        except DecodeFailure as exc:
-            raise InferenceDecodeError(f"{op.method}(): {exc}", response=response) from None
+    def _to_fetch(self, choice: Choice | None, urls: list[str]) -> list[str]:
+        """Input URLs to download first (none when the provider takes URLs as they are)."""
+        form = self._binary_form(choice)
+        return [] if form is not None and form.style == "data-url" else urls
+
+    def _finishing(
+        self,
+        op: Operation,
+        choice: Choice,
+        post: Outgoing,
+        values: tuple[Any, ...],
+        started: float,
+        download: Callable[[str], Outgoing],
+    ) -> Call:
+        """What `_jobs.finish` needs to turn the provider's first answer into the result."""
+        route = choice.route
+        timeout = self._config.timeout
+        return Call(
+            op=op,
+            values=values,
+            provider=choice.spec.name if choice.spec else "auto",
+            rule=route.response if route else _providers.ResponseRule(),
+            job=route.job if route else None,
+            post=post,
+            base=_providers.base_for(choice, self._config.token.value) if route else "",
+            deadline=None if timeout is None else started + timeout,
+            download=download,
+        )
 
     @staticmethod
     def _event_reshaper(choice: Choice) -> Any:
         """For a stream: a function giving each event's JSON text in the task's shape, or None."""
         rule = choice.route.stream if choice.route else _providers.ResponseRule()
-        if not _providers.has_rule(rule):
+        if not has_rule(rule):
             return None
 
         def reshape(data: str) -> str:
@@ -146,6 +180,6 @@ class ProviderSteps:
                 return data  # the event decoder reports it
             if isinstance(payload, dict) and payload.get("error") is not None:
                 return data
-            return json.dumps(_providers.reshape_answer(payload, rule))
+            return json.dumps(reshape_answer(payload, rule))
 
         return reshape

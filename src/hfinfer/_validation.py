@@ -116,10 +116,10 @@ def validate(op: Operation, values: tuple[Any, ...]) -> None:
             continue
         if arg.kind is not None:
             _check_binary(op.method, arg, value)
-        elif arg.whole:
-            if not isinstance(value, Mapping):
+        elif arg.whole or arg.spread:
+            if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
                 raise InferenceInputError(
-                    op.method, arg.name, f"must be a dict, got {type(value).__name__}"
+                    op.method, arg.name, f"must be a dict with str keys, got {type(value).__name__}"
                 )
         else:
             check_value(op.method, arg.name, arg.check, value)

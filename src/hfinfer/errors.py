@@ -75,6 +75,30 @@ class InferenceTimeoutError(InferenceError, TimeoutError):
         super().__init__(message)
 
 
+class InferenceJobError(InferenceError, RuntimeError, ValueError):
+    """A provider's asynchronous job failed or reported a status hfinfer does not know.
+
+    The message has the provider's own words when it gave any. A `ValueError` too, as the
+    reference raises for most failed jobs; a job not done in time is `InferenceTimeoutError`."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        job_id: str | None,
+        status: str | None,
+        status_url: str | None,
+        response: httpx.Response | None = None,
+    ) -> None:
+        self.provider = provider
+        self.job_id = job_id
+        self.status = status
+        self.status_url = status_url
+        self.response = response
+        super().__init__(message)
+
+
 class InferenceDecodeError(InferenceError, ValueError):
     """The server answered with a success status but a body that cannot be decoded."""
 

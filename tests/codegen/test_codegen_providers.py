@@ -79,14 +79,101 @@ def build_error(schemas: Path) -> SchemaError:
         (
             {"tasks": {"text-generation": {"kind": "chat-completions"}}},
             "/tasks/text-generation/kind",
-            "serves chat tasks only",
+            "needs a chat task",
         ),
         (
             {"tasks": {"chat-completion": {"kind": "chat-completions", "unknown": 1}}},
             "/tasks/chat-completion/unknown",
             "unknown key 'unknown'",
         ),
-        ({"auth": {"scheme": "Basic"}}, "/auth/scheme", "unknown auth scheme 'Basic'"),
+        ({"auth": {"scheme": "Basic"}}, "/auth/scheme", "expected one of ['Bearer', 'Key']"),
+        (
+            {
+                "tasks": {
+                    "text-to-image": {"kind": "json", "route": "/x", "response": {"media": "gif"}}
+                }
+            },
+            "/tasks/text-to-image/response/media",
+            "expected one of ['url', 'base64', 'data-url', 'raw']",
+        ),
+        (
+            {"tasks": {"text-to-image": {"kind": "job", "route": "/x"}}},
+            "/tasks/text-to-image",
+            "kind 'job' needs a `job`",
+        ),
+        (
+            {"tasks": {"text-to-image": {"kind": "json", "route": "/x", "job": {}}}},
+            "/tasks/text-to-image",
+            "other kinds have none",
+        ),
+        (
+            {
+                "tasks": {
+                    "text-to-image": {
+                        "kind": "job",
+                        "route": "/x",
+                        "job": {"id": "id", "done": ["ok"]},
+                    }
+                }
+            },
+            "/tasks/text-to-image/job",
+            "a job needs 'status_url'",
+        ),
+        (
+            {
+                "tasks": {
+                    "text-to-image": {
+                        "kind": "job",
+                        "route": "/x",
+                        "job": {"id": "id", "done": ["ok"], "status_url": "{base}/{job}"},
+                    }
+                }
+            },
+            "/tasks/text-to-image/job/status_url",
+            "unknown template field",
+        ),
+        (
+            {"tasks": {"text-to-image": {"kind": "json", "route": "/x", "spread": ["nope"]}}},
+            "/tasks/text-to-image/spread/0",
+            "'nope' is not an argument of 'text-to-image'",
+        ),
+        (
+            {
+                "tasks": {
+                    "text-to-image": {
+                        "kind": "job",
+                        "route": "/x",
+                        "job": {"id": "id", "done": ["ok"], "status_url": "{base}", "interval": 0},
+                    }
+                }
+            },
+            "/tasks/text-to-image/job/interval",
+            "expected a number > 0",
+        ),
+        (
+            {
+                "tasks": {
+                    "image-to-video": {
+                        "kind": "json",
+                        "route": "/x",
+                        "parameters": "nested",
+                        "spread": ["target_size"],
+                    }
+                }
+            },
+            "/tasks/image-to-video/spread",
+            "it needs parameters",
+        ),
+        (
+            {"tasks": {"text-to-image": {"kind": "json"}}},
+            "/tasks/text-to-image",
+            "kind 'json' needs a `route`",
+        ),
+        (
+            {"tasks": {"text-to-image": {"kind": "transcription"}}},
+            "/tasks/text-to-image/kind",
+            "needs a task with a binary main input",
+        ),
         ({"base_url": "http://plain.test"}, "/base_url", "https://"),
         (
             {"tasks": {"chat-completion": {"kind": "chat-completions", "response": {"pick": "x"}}}},
@@ -123,7 +210,7 @@ def test_generated_table_and_type(repo_copy: tuple[Path, Path]) -> None:
         "chat-completions", "/v2/{model}/chat", "conversational", "first",
     )  # fmt: skip
     assert set(completions.renames) == {
-        (("inputs",), "prompt"), (("parameters", "max_new_tokens"), "max_length"),
+        (("inputs",), "prompt", None), (("parameters", "max_new_tokens"), "max_length", None),
     }  # fmt: skip
     assert ("parameters", "details") in completions.drops
     assert completions.flatten == ("parameters",)

@@ -612,8 +612,11 @@ async def test_text_task_contract(
 
 def test_every_task_method_has_a_case() -> None:
     from test_tasks_binary import CASES as BINARY_CASES
+    from test_tasks_new import CASES as NEW_CASES
 
-    methods = {c.method for c in CASES} | {c.method for c in BINARY_CASES}
+    methods = (
+        {c.method for c in CASES} | {c.method for c in BINARY_CASES} | {c.method for c in NEW_CASES}
+    )
     public = {
         name
         for name in vars(hfinfer.InferenceClient)
@@ -625,4 +628,4 @@ def test_every_task_method_has_a_case() -> None:
         for name in vars(hfinfer.AsyncInferenceClient)
         if not name.startswith("_") and callable(getattr(hfinfer.AsyncInferenceClient, name))
     }
-    assert len(methods) == 27
+    assert len(methods) == 32

@@ -200,11 +200,7 @@ async def test_text_generation(
     body = check_request(post, url, KEYS[key])
     assert body == {
         "prompt": "The huggingface_hub library is",
-        "stream": False,
-        "details": False,
-        "do_sample": False,
-        "return_full_text": False,
-        "stop": [],  # the binding's TGI defaults are sent as they are (2.4.0 omits them)
+        "stream": False,  # the TGI defaults details/do_sample/return_full_text/stop are omitted
         max_name: 12,
         "temperature": 0.1,
         "model": PROVIDER_ID,
@@ -212,6 +208,26 @@ async def test_text_generation(
     assert list(body)[-1] == "model"
     check_lookup(lookup, key)
     assert out == " a library."
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+async def test_text_generation_sends_tgi_options_the_caller_sets(
+    flavour: str, mock: respx.MockRouter
+) -> None:
+    lookup = mock_mapping(mock, mapping("together", "text-generation"))
+    url = base("together", "provider", CHAT["together"][0]) + COMPLETIONS["together"][0]
+    post = mock.post(url).mock(return_value=httpx.Response(200, json=COMPLETION_OUTPUT))
+    out = await call(
+        flavour, "text_generation", "Hi",
+        client_kwargs={"model": MODEL, "provider": "together", "token": KEYS["provider"]},
+        details=True, do_sample=True, stop="\n",
+    )  # fmt: skip
+    body = check_request(post, url, KEYS["provider"])
+    assert (body["details"], body["do_sample"], body["stop"]) == (True, True, ["\n"])
+    assert "return_full_text" not in body
+    check_lookup(lookup, "provider")
+    assert out.generated_text == " a library."
+    assert out.details.finish_reason == "length"
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
@@ -243,6 +259,47 @@ def test_every_third_party_pair_has_a_contract() -> None:
     tested = {(p, "chat-completion") for p in CHAT}
     tested |= {(p, "text-generation") for p in COMPLETIONS}
     tested |= {(p, "feature-extraction") for p in EMBEDDINGS}
-    pairs = {(p, t) for p, spec in PROVIDERS.items() if p != "hf-inference" for t in spec.tasks}
-    assert pairs == tested
-    assert len(pairs) == 22
+    text = {"chat-completion", "text-generation", "feature-extraction"}
+    pairs = {
+        (p, t) for p, spec in PROVIDERS.items() if p != "hf-inference" for t in spec.tasks
+    }  # fmt: skip
+    assert {(p, t) for p, t in pairs if t in text} == tested
+    assert len(tested) == 22
+    assert len(pairs) == 48  # as huggingface_hub 2.4.0: the media pairs are in test_provider_media
+
+
+JSON_SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}}
+OPENAI_FORMAT = {"type": "json_schema", "json_schema": {"name": "answer", "schema": JSON_SCHEMA}}
+# provider → response_format it receives for OpenAI's json_schema envelope (fact sheet §4.1)
+REWRITTEN = {
+    "together": {"type": "json_schema", "schema": JSON_SCHEMA},
+    "cohere": {"type": "json_object", "schema": JSON_SCHEMA},
+    "fireworks-ai": {"type": "json_object", "schema": JSON_SCHEMA},
+    "groq": OPENAI_FORMAT,  # as it is
+}
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+@pytest.mark.parametrize("provider", sorted(REWRITTEN))
+async def test_chat_json_schema_in_each_providers_form(
+    provider: str, flavour: str, mock: respx.MockRouter
+) -> None:
+    direct, route, _ = CHAT[provider]
+    mock_mapping(mock, mapping(provider, "conversational"))
+    post = mock.post(direct + route).mock(return_value=httpx.Response(200, json=CHAT_OUTPUT))
+    await call(
+        flavour, "chat_completion", MESSAGES,
+        client_kwargs={"provider": provider, "token": KEYS["provider"]},
+        model=MODEL, response_format=OPENAI_FORMAT, extra_body={"safe_prompt": True},
+    )  # fmt: skip
+    body = check_request(post, direct + route, KEYS["provider"])
+    assert body["response_format"] == REWRITTEN[provider]
+    assert body["safe_prompt"] is True  # extra_body keys at the root
+    tgi = {"type": "json", "value": JSON_SCHEMA}  # any other form passes unchanged
+    post.reset()
+    await call(
+        flavour, "chat_completion", MESSAGES,
+        client_kwargs={"provider": provider, "token": KEYS["provider"]},
+        model=MODEL, response_format=tgi,
+    )  # fmt: skip
+    assert json.loads(post.calls.last.request.content)["response_format"] == tgi

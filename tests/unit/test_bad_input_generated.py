@@ -101,7 +101,7 @@ def is_number(value: Any) -> bool:
 
 
 def arg_types(arg: Arg) -> tuple[str, ...]:
-    return ("dict",) if arg.whole else arg.check.types
+    return ("dict",) if arg.whole or arg.spread else arg.check.types
 
 
 def in_bounds(check: Check, value: float) -> bool:
@@ -379,7 +379,13 @@ def case_list(op: Operation, arg: Arg) -> list[Case]:
 
 def constrained(arg: Arg) -> bool:
     """Whether anything about the argument's value is checked before sending."""
-    return arg.kind is not None or arg.whole or arg.check != Check() or bool(arg.requires)
+    return (
+        arg.kind is not None
+        or arg.whole
+        or arg.spread
+        or arg.check != Check()
+        or bool(arg.requires)
+    )
 
 
 CASES: list[Case] = [

@@ -144,6 +144,10 @@ ASYNC_EXTRA = [
     "bill_to",
 ]  # fmt: skip
 ALLOWED_EXTRA = {"__init__": {*SYNC_EXTRA, *ASYNC_EXTRA}}
+# huggingface_hub 2.4.0's `extra_body` (a provider's own parameters)
+EXTRA_BODY_METHODS = {
+    "automatic_speech_recognition", "chat_completion", "text_to_image", "text_to_speech",
+}  # fmt: skip
 CALL_OPTIONS = {"max_retries"}  # every task method and post() take it, keyword-only
 
 CLIENTS = [InferenceClient, AsyncInferenceClient]
@@ -160,6 +164,10 @@ def assert_matches_spec(func: Any, method: str, spec: list[tuple[str, Any]]) -> 
     options = [p for p in actual if p.name in CALL_OPTIONS and method != "__init__"]
     assert all(p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is None for p in options)
     actual = [p for p in actual if p not in options]
+    if method in EXTRA_BODY_METHODS:  # keyword-only, before a **kwargs the spec ends with
+        (extra_body,) = [p for p in actual if p.name == "extra_body"]
+        assert extra_body.kind is inspect.Parameter.KEYWORD_ONLY and extra_body.default is None
+        actual = [p for p in actual if p is not extra_body]
     assert len(actual) >= len(spec), f"{method}: {[p.name for p in actual]}"
     for param, (name, default) in zip(actual, spec, strict=False):
         if name == KWARGS:
