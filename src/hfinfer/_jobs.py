@@ -72,18 +72,14 @@ def finish(call: Call, response: httpx.Response) -> Program:
             url = next((v for p in rule.text_at if _is_url(v := get(data, p))), None)
             if url is None:
                 raise
-            text = yield Fetch(call.download(url), _left(call, url))
-            assert text is not None
-            last = text
-            value = text.content.decode("utf-8", "replace")
+            last = yield from _fetch(call, call.download(url))
+            value = last.content.decode("utf-8", "replace")
         if rule.media:
             if rule.media == "base64" or (rule.media == "data-url" and _is_data_url(value)):
                 content = b64_media(value, _what(call.op))
             else:
                 url = media_url(value, _what(call.op))
-                fetched = yield Fetch(call.download(url), _left(call, url))
-                assert fetched is not None
-                last = fetched
+                last = yield from _fetch(call, call.download(url))
                 content = last.content
             if not rule.encode:
                 return decode_response(call.op, content, call.values)
@@ -110,6 +106,15 @@ def _is_data_url(value: Any) -> bool:
 
 def _what(op: Operation) -> str:
     return {"image": "image", "bytes": "media"}.get(op.response.kind, "result")
+
+
+def _fetch(
+    call: Call, out: Outgoing
+) -> Generator[Fetch | Sleep, httpx.Response | None, httpx.Response]:
+    """One request of the program, bounded by what is left of the call's timeout."""
+    response = yield Fetch(out, _left(call, out.url))
+    assert response is not None  # a driver answers every Fetch with its response
+    return response
 
 
 def _left(call: Call, url: str) -> float | None:
@@ -157,15 +162,11 @@ def _poll(
         if delay > 0:
             yield Sleep(delay)
         delay = job.interval
-        polled = yield Fetch(Outgoing("GET", status_url, headers), _left(call, status_url))
-        assert polled is not None
-        response = polled
+        response = yield from _fetch(call, Outgoing("GET", status_url, headers))
         polls += 1
         answer = load_json(response.content)
     if result_url is not None:
-        result = yield Fetch(Outgoing("GET", result_url, headers), _left(call, result_url))
-        assert result is not None
-        response = result
+        response = yield from _fetch(call, Outgoing("GET", result_url, headers))
         answer = load_json(response.content)
     return answer, response
 

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from hfinfer._encoding import Body, FilePart
-from hfinfer._provider_answer import fill
+from hfinfer._provider_answer import fill, get
 from hfinfer._providers import Path, TaskRoute
 from hfinfer.errors import InferenceInputError
 
@@ -25,13 +25,6 @@ def _pop(body: dict[str, Any], path: Path) -> tuple[bool, Any]:
     if isinstance(node, dict) and path[-1] in node:
         return True, node.pop(path[-1])
     return False, None
-
-
-def _put(body: dict[str, Any], path: Path, value: Any) -> None:
-    node = body
-    for key in path[:-1]:
-        node = node.setdefault(key, {})
-    node[path[-1]] = value
 
 
 def _copy(value: Any) -> Any:
@@ -56,9 +49,8 @@ def reshape_body(
         return {"model": model, **{k: v for k, v in body.items() if k != "model"}}
     out: dict[str, Any] = _copy(body)
     for path, value in route.omits:
-        found, given = _pop(out, path)
-        if found and given != value:
-            _put(out, path, given)
+        if get(out, path) == value:
+            _pop(out, path)
     for path in route.drops:
         found, _ = _pop(out, path)
         if found:
