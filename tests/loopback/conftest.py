@@ -1,5 +1,6 @@
 """A loopback HTTP/1.1 server that the tests start and stop, and that counts connections; the
-engine fixtures (`flavour`, `async_flavour`, `engine`, `http`); a clean environment."""
+engine fixtures (`flavour`, `async_flavour`, `engine`, `http`); a clean environment (`clean_env`,
+autouse, shared with tests/providers/test_jobs_loopback.py: see tests/providers/hermetic_env.py)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
 from hfinfer._engines import Engine
+from tests.providers.hermetic_env import clean_env  # noqa: F401 - autouse fixture
 
 from .engines import ASYNC_FLAVOURS, ENGINE, FLAVOURS, Flavour, Http
 
@@ -167,31 +168,3 @@ def http(flavour: Flavour) -> Iterator[Http]:
     """The httpx client hfinfer builds for this flavour (5 s timeout, no env), driven synchronously."""
     with Http(flavour) as client:
         yield client
-
-
-_ENV = (
-    "HF_TOKEN",
-    "HUGGING_FACE_HUB_TOKEN",
-    "HF_TOKEN_PATH",
-    "HF_HOME",
-    "HF_INFERENCE_ENDPOINT",
-    "HF_ENDPOINT",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "ALL_PROXY",
-    "NO_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "all_proxy",
-    "no_proxy",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-)
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No proxy, token or CA bundle from the developer's environment (the sync client trusts it)."""
-    for name in _ENV:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HF_TOKEN_PATH", str(tmp_path / "no-such-token-file"))

@@ -8,10 +8,17 @@ import httpx
 import pytest
 import respx
 from test_provider_contracts import FLAVOURS, PROVIDER_ID
-from test_provider_jobs_contract import answers, fast_jobs
-from test_provider_media import MEDIA_URL, VIDEO, call, mock_download, mock_mapping
 
 from hfinfer import InferenceJobError
+from tests.providers.media_helpers import (
+    MEDIA_URL,
+    VIDEO,
+    answers,
+    call,
+    fast_jobs,
+    mock_download,
+    mock_mapping,
+)
 
 __all__ = ["fast_jobs"]  # autouse: polls at once here too
 

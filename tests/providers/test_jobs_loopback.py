@@ -16,7 +16,6 @@ import functools
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,6 +43,9 @@ from tests.providers.fakeprovider import (
     Scenario,
     start,
 )
+from tests.providers.hermetic_env import clean_env
+
+__all__ = ["clean_env"]  # autouse: no proxy, token, endpoint or CA bundle from the environment
 
 KEY = "sk-fake-provider-key"
 INTERVAL = 0.02
@@ -51,19 +53,6 @@ INTERVAL = 0.02
 POLLING = list(PROTOCOLS)
 FAILING = [name for name, p in PROTOCOLS.items() if p.failed is not None]
 """fal's queue has no failure state: an unknown status is its only way to fail here."""
-_ENV = (
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "ALL_PROXY",
-    "NO_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "all_proxy",
-    "no_proxy",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "HF_HOME",
-)
 
 
 def _pointed(spec: ProviderSpec, url: str) -> ProviderSpec:
@@ -80,11 +69,9 @@ def _pointed(spec: ProviderSpec, url: str) -> ProviderSpec:
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeProvider]:
-    """A running fake provider that the job providers and the Hub lookup point at."""
-    for name in _ENV:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HF_TOKEN_PATH", str(tmp_path / "no-such-token-file"))
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeProvider]:
+    """A running fake provider that the job providers and the Hub lookup point at (in the
+    environment of `clean_env`, autouse)."""
     monkeypatch.setattr(_retry, "INITIAL_BACKOFF", 0.01)  # a retried poll waits ~10 ms
     # Every client loads certifi's bundle (~0.15 s); no TLS here, so load it once.
     monkeypatch.setattr(_engines, "ssl_context", functools.cache(_engines.ssl_context))

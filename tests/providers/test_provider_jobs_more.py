@@ -1,6 +1,7 @@
-"""Contract of together's videos, wavespeed's and zai-org's jobs, of a made-up provider added as a data file alone,
-and the check that every media pair has a contract (the rest: test_provider_jobs_contract.py,
-whose `fast_jobs` fixture shrinks every poll interval here too)."""
+"""Contract of together's videos, wavespeed's and zai-org's jobs, of a made-up provider added as a
+data file alone, and the check that every media pair has a contract (fal's queue and replicate:
+test_provider_jobs_fal.py and test_provider_jobs_replicate.py; the shared helpers, with the
+`fast_jobs` fixture that shrinks every poll interval here too, in media_helpers.py)."""
 
 from __future__ import annotations
 
@@ -8,41 +9,42 @@ import json
 import shutil
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import respx
 from test_provider_contracts import FLAVOURS, KEYS, PROVIDER_ID, ROUTER, check_lookup
-from test_provider_jobs_contract import (
-    REPLICATE_TASKS,
-    ROOT,
-    Case,
-    answers,
-    check_gets,
-    check_result,
-    fast_jobs,
-    source_of,
-)
-from test_provider_media import (
+
+import hfinfer
+from hfinfer import InferenceJobError, _providers
+from tests.providers.media_helpers import (
     MEDIA_URL,
     PAIRS,
     PNG,
+    REPLICATE_TASKS,
     VIDEO,
+    Case,
+    answers,
     auth,
     base,
     call,
     check_download,
+    check_gets,
     check_png,
     check_post,
+    check_result,
+    fast_jobs,
     mock_download,
     mock_mapping,
+    source_of,
 )
 
-import hfinfer
-from hfinfer import InferenceJobError, _providers
-
 __all__ = ["fast_jobs"]  # autouse: collected from this module too
+
+ROOT = Path(__file__).resolve().parents[2]
+"""The repository, whose schemas/ the made-up provider is added to (in a copy)."""
 
 # -- together's videos ----------------------------------------------------------------------
 
