@@ -3,15 +3,14 @@
 httpx keeps its API (requests, responses, redirects, cookies, auth, mounts, mocking at the client
 level); aiohttp does the HTTP/1.1 work. What the adapter owns is small and exact:
 
-- aiohttp's exceptions become httpx's, so the sending loop sees one vocabulary: a server that
-  hangs up is a connection error (retried), a stall is a timeout (not retried), a response that is
-  not HTTP is a protocol error;
+- aiohttp's exceptions become httpx's (`_aiohttp_errors.py`);
 - httpx's per-request timeouts become an `aiohttp.ClientTimeout`;
 - aiohttp adds nothing of its own to the request (no cookies, no Content-Type guess, no
   decompression: httpx does those) and never follows a redirect (httpx does);
 - a streamed request body may not exceed the Content-Length it declared;
 - the caller's own `Connection: close` closes the connection after the response;
-- the session belongs to one event loop: a client used from a new loop gets a new session.
+- the session belongs to one event loop: a client used from a new loop gets a new session;
+- `send_bytes` sends a request given as bytes, for the direct route (`_direct.py`).
 
 This module is imported only when an async client first sends, so `import hfinfer` never
 imports aiohttp.
@@ -20,48 +19,19 @@ imports aiohttp.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import ssl
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
 import httpx
 import yarl
 
+from hfinfer._aiohttp_errors import mapped, raise_translated
 from hfinfer._sending import READ_WHOLE
-
-# Most specific first: the first class that matches wins.
-_ERRORS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
-    (aiohttp.ConnectionTimeoutError, httpx.ConnectTimeout),
-    (aiohttp.SocketTimeoutError, httpx.ReadTimeout),
-    (asyncio.TimeoutError, httpx.ReadTimeout),
-    (aiohttp.ClientProxyConnectionError, httpx.ProxyError),
-    (aiohttp.ClientHttpProxyError, httpx.ProxyError),
-    (aiohttp.ClientConnectorError, httpx.ConnectError),
-    (aiohttp.ServerDisconnectedError, httpx.RemoteProtocolError),
-    (aiohttp.ClientPayloadError, httpx.RemoteProtocolError),
-    (aiohttp.ClientResponseError, httpx.RemoteProtocolError),
-    (aiohttp.NonHttpUrlClientError, httpx.UnsupportedProtocol),
-    (aiohttp.InvalidURL, httpx.UnsupportedProtocol),
-    (aiohttp.ClientConnectionError, httpx.ReadError),
-    (aiohttp.ClientError, httpx.ReadError),
-    (ValueError, httpx.LocalProtocolError),
-)
-
-
-def _wrapped_httpx_error(exc: BaseException) -> httpx.TransportError | None:
-    """An httpx error raised by our own code and wrapped by aiohttp (found in the cause chain)."""
-    seen: set[int] = set()
-    cause = exc.__cause__ or exc.__context__
-    while cause is not None and id(cause) not in seen:
-        if isinstance(cause, httpx.TransportError):
-            return cause
-        seen.add(id(cause))
-        cause = cause.__cause__ or cause.__context__
-    return None
-
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 """RFC 9110 §5.6.2: a field name is a token (aiohttp itself refuses only CR, LF and NUL)."""
@@ -71,7 +41,7 @@ _GOOD_NAMES: set[str] = set()
 _CACHE_SIZE = 256
 
 
-def _check_names(headers: list[tuple[str, str]], request: httpx.Request) -> None:
+def check_names(headers: list[tuple[str, str]], request: httpx.Request) -> None:
     for name, _ in headers:
         if name in _GOOD_NAMES:
             continue
@@ -82,39 +52,86 @@ def _check_names(headers: list[tuple[str, str]], request: httpx.Request) -> None
         _GOOD_NAMES.add(name)
 
 
+def _codings(response: aiohttp.ClientResponse) -> list[bytes]:
+    return [v for k, v in response.raw_headers if k.lower() == b"transfer-encoding"]
+
+
+def _bad_framing(response: aiohttp.ClientResponse) -> bool:
+    """A Transfer-Encoding that is not exactly one `chunked` (repeated, `gzip, chunked`, unknown
+    codings): h11 refuses it, llhttp lets it through, and its body cannot be trusted."""
+    if "Transfer-Encoding" not in response.headers:
+        return False
+    codings = _codings(response)
+    return bool(codings) and (len(codings) > 1 or codings[0].strip().lower() != b"chunked")
+
+
 def _check_framing(response: aiohttp.ClientResponse, request: httpx.Request) -> None:
-    """Refuse what h11 refuses and llhttp lets through: a Transfer-Encoding that is not exactly
-    one `chunked` (repeated, `gzip, chunked`, unknown codings), whose body cannot be trusted."""
-    codings = [v for k, v in response.raw_headers if k.lower() == b"transfer-encoding"]
-    if codings and (len(codings) > 1 or codings[0].strip().lower() != b"chunked"):
+    """Refuse a response of `_bad_framing`, as h11 does."""
+    if _bad_framing(response):
         response.close()
         raise httpx.RemoteProtocolError(
-            f"unsupported response framing: Transfer-Encoding {codings!r}", request=request
+            f"unsupported response framing: Transfer-Encoding {_codings(response)!r}",
+            request=request,
         )
 
 
-def _translated(exc: Exception, request: httpx.Request) -> Exception:
-    """The httpx error an aiohttp failure stands for (`exc` itself when none does)."""
-    if isinstance(exc, httpx.HTTPError):
-        return exc
-    own = _wrapped_httpx_error(exc)
-    if own is not None:  # ours (e.g. `_bounded`), wrapped by aiohttp's body writer: keep it
-        return type(own)(str(own), request=request)
-    for source, target in _ERRORS:
-        if isinstance(exc, source):
-            return target(str(exc) or type(exc).__name__, request=request)
-    return exc
+def _extensions(response: aiohttp.ClientResponse) -> dict[str, Any]:
+    extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
+    if response.reason:
+        extensions["reason_phrase"] = response.reason.encode("ascii", "replace")
+    return extensions
 
 
-@contextlib.contextmanager
-def _mapped(request: httpx.Request) -> Iterator[None]:
+def _streamed(response: aiohttp.ClientResponse, request: httpx.Request) -> httpx.Response:
+    """The response with its body still to read, as httpx's stream."""
+    return httpx.Response(
+        status_code=response.status,
+        headers=response.raw_headers,
+        stream=_ResponseStream(response, request),
+        request=request,
+        extensions=_extensions(response),
+    )
+
+
+class _ReadResponse(httpx.Response):
+    """A response read whole; its request may be made only when first asked for."""
+
+    make_request: Callable[[], httpx.Request] | None = None
+
+    @property
+    def request(self) -> httpx.Request:
+        if self._request is None and self.make_request is not None:
+            self._request = self.make_request()
+        return super().request
+
+    @request.setter
+    def request(self, value: httpx.Request) -> None:
+        self._request = value
+
+
+async def _read_whole(
+    response: aiohttp.ClientResponse, request: Callable[[], httpx.Request]
+) -> httpx.Response:
+    """Read the whole body at once (the caller reads it all anyway: no stream of chunks)."""
     try:
-        yield
-    except Exception as exc:
-        mapped = _translated(exc, request)
-        if mapped is exc:
+        content = await response.read()  # frees the connection at the end
+    except BaseException as exc:
+        response.close()
+        if not isinstance(exc, Exception):
             raise
-        raise mapped from exc
+        raise_translated(exc, request())
+    result = _ReadResponse(
+        status_code=response.status,
+        headers=response.raw_headers,
+        stream=httpx.ByteStream(content),
+        extensions=_extensions(response),
+    )
+    result.make_request = request
+    if "content-encoding" not in result.headers:
+        # What `aread()` would make of it (no decoding to do), without the chunk machinery.
+        result._content = content
+        result.is_stream_consumed = True
+    return result
 
 
 def _timeout(request: httpx.Request) -> aiohttp.ClientTimeout:
@@ -125,13 +142,19 @@ def _timeout(request: httpx.Request) -> aiohttp.ClientTimeout:
     """
     timeout = request.extensions.get("timeout") or {}
     whole = bool(request.extensions.get(READ_WHOLE))
-    key = (whole, timeout.get("read"), timeout.get("pool"), timeout.get("connect"))
+    return _client_timeout(whole, timeout.get("read"), timeout.get("pool"), timeout.get("connect"))
+
+
+def _client_timeout(
+    whole: bool, read: float | None, pool: float | None, connect: float | None
+) -> aiohttp.ClientTimeout:
+    key = (whole, read, pool, connect)
     found = _TIMEOUTS.get(key)
     if found is None:
         if len(_TIMEOUTS) >= _CACHE_SIZE:
             _TIMEOUTS.clear()
         found = _TIMEOUTS[key] = aiohttp.ClientTimeout(
-            total=key[1] if whole else None, connect=key[2], sock_connect=key[3], sock_read=key[1]
+            total=read if whole else None, connect=pool, sock_connect=connect, sock_read=read
         )
     return found
 
@@ -140,7 +163,7 @@ _TIMEOUTS: dict[tuple[Any, ...], aiohttp.ClientTimeout] = {}
 _URLS: dict[str, yarl.URL] = {}
 
 
-def _yarl(url: httpx.URL) -> yarl.URL:
+def _yarl(url: httpx.URL | str) -> yarl.URL:
     """aiohttp's URL for httpx's (already encoded), kept for the URLs a process calls again."""
     text = str(url)
     found = _URLS.get(text)
@@ -178,7 +201,7 @@ class _ResponseStream(httpx.AsyncByteStream):
         self._request = request
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        with _mapped(self._request):
+        with mapped(self._request):
             async for chunk in self._response.content.iter_any():
                 yield chunk
 
@@ -197,7 +220,9 @@ class _Request(aiohttp.ClientRequest):
 
     async def send(self, conn: Any) -> aiohttp.ClientResponse:
         value = self.headers.get("Connection", "")
-        if any(token.strip().lower() == "close" for token in value.split(",")):
+        if "close" in value.lower() and any(
+            token.strip().lower() == "close" for token in value.split(",")
+        ):
             protocol = conn.protocol
             if protocol is not None:
                 protocol.force_close()
@@ -219,6 +244,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._limits = limits
         self._trust_env = trust_env
         self._proxy = proxy
+        self._proxy_args: dict[str, Any] = {
+            "proxy": str(proxy.url) if proxy else None,
+            "proxy_auth": aiohttp.BasicAuth(*proxy.auth) if proxy and proxy.auth else None,
+            "proxy_headers": dict(proxy.headers) if proxy else None,
+        }
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -261,8 +291,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         session = self._session_here()
         headers = request.headers.multi_items()
-        proxy = self._proxy
-        _check_names(headers, request)
+        check_names(headers, request)
         try:
             body = self._body(request, headers)
             response = await session.request(
@@ -274,50 +303,56 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 compress=None,
                 timeout=_timeout(request),
                 server_hostname=request.extensions.get("sni_hostname"),
-                proxy=str(proxy.url) if proxy else None,
-                proxy_auth=aiohttp.BasicAuth(*proxy.auth) if proxy and proxy.auth else None,
-                proxy_headers=dict(proxy.headers) if proxy else None,
+                **self._proxy_args,
             )
         except Exception as exc:
-            mapped = _translated(exc, request)
-            if mapped is exc:
-                raise
-            raise mapped from exc
+            raise_translated(exc, request)
         _check_framing(response, request)
-        extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
-        if response.reason:
-            extensions["reason_phrase"] = response.reason.encode("ascii", "replace")
-        if not (request.extensions.get(READ_WHOLE) and 200 <= response.status < 300):
-            return httpx.Response(
-                status_code=response.status,
-                headers=response.raw_headers,
-                stream=_ResponseStream(response, request),
-                request=request,
-                extensions=extensions,
-            )
-        # The caller reads it all anyway: one read here spares a stream of chunks.
+        if request.extensions.get(READ_WHOLE) and 200 <= response.status < 300:
+            return await _read_whole(response, lambda: request)
+        return _streamed(response, request)
+
+    def check_headers(self, headers: list[tuple[str, str]], request: httpx.Request) -> None:
+        """Refuse a header name that is not a token, as h11 does (for `send_bytes`)."""
+        check_names(headers, request)
+
+    async def send_bytes(
+        self,
+        method: str,
+        url: str,
+        headers: list[tuple[str, str]],
+        content: bytes | None,
+        timeout: float | None,
+        request: Callable[[], httpx.Request],
+    ) -> httpx.Response:
+        """Send a request given as bytes, with httpx's timeout semantics, for the direct route.
+
+        A 2xx answer is read whole and its httpx request is made only if asked for; any other
+        answer comes back streamed, as from `handle_async_request`. `headers` passed
+        `check_headers`.
+        """
+        session = self._session_here()
+        started = time.perf_counter()
         try:
-            content = await response.read()  # frees the connection at the end
-        except BaseException as exc:
-            response.close()
-            if not isinstance(exc, Exception):
-                raise
-            mapped = _translated(exc, request)
-            if mapped is exc:
-                raise
-            raise mapped from exc
-        result = httpx.Response(
-            status_code=response.status,
-            headers=response.raw_headers,
-            stream=httpx.ByteStream(content),
-            request=request,
-            extensions=extensions,
-        )
-        if "content-encoding" not in result.headers:
-            # What `aread()` would make of it (no decoding to do), without the chunk machinery.
-            result._content = content
-            result.is_stream_consumed = True
-        return result
+            response = await session.request(
+                method,
+                _yarl(url),
+                headers=headers,
+                data=content,
+                allow_redirects=False,
+                compress=None,
+                timeout=_client_timeout(True, timeout, timeout, timeout),
+                **self._proxy_args,
+            )
+        except Exception as exc:
+            raise_translated(exc, request())
+        if not 200 <= response.status < 300 or _bad_framing(response):
+            made = request()
+            _check_framing(response, made)
+            return _streamed(response, made)
+        answer = await _read_whole(response, request)
+        answer.elapsed = timedelta(seconds=time.perf_counter() - started)
+        return answer
 
     async def aclose(self) -> None:
         session, self._session = self._session, None

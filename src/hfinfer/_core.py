@@ -38,6 +38,7 @@ logger = logging.getLogger("hfinfer")
 
 _UNUSED_KWARGS = re.compile(r"The following `model_kwargs` are not used by the model: \[(.*?)\]")
 DEFAULT_MAX_RETRIES = 2
+_CACHE_SIZE = 64
 
 
 class ClientCore(ProviderSteps):
@@ -47,6 +48,8 @@ class ClientCore(ProviderSteps):
 
     def __init__(self, config: ClientConfig) -> None:
         self._config = config
+        self._policies: dict[int | None, Policy] = {}
+        self._url_headers: dict[tuple[str, str | None], tuple[dict[str, str], bool, bool]] = {}
         # Parameters a non-TGI text-generation server rejected, per model (per client, not global).
         self._unsupported: dict[str | None, set[str]] = {}
 
@@ -87,12 +90,17 @@ class ClientCore(ProviderSteps):
 
     def _policy(self, max_retries: int | None) -> Policy:
         """The waits a call may take: the client's, with a per-call `max_retries`."""
-        config = self._config
-        return Policy(
-            timeout=config.timeout,
-            max_retries=config.max_retries if max_retries is None else max_retries,
-            max_retry_wait=config.max_retry_wait,
-        )
+        found = self._policies.get(max_retries)
+        if found is None:
+            config = self._config
+            found = Policy(
+                timeout=config.timeout,
+                max_retries=config.max_retries if max_retries is None else max_retries,
+                max_retry_wait=config.max_retry_wait,
+            )
+            if len(self._policies) < _CACHE_SIZE:
+                self._policies[max_retries] = found
+        return found
 
     # -- routing and headers -------------------------------------------------------------------
 
@@ -132,15 +140,27 @@ class ClientCore(ProviderSteps):
         )
 
     def _outgoing(self, op: Operation, url: str, body: Body) -> Outgoing:
+        key = (url, op.accept)
+        found = self._url_headers.get(key)
+        if found is None:  # the same for every call to this URL (the config is fixed)
+            found = (
+                self._headers(url, op.accept),
+                url.startswith(self._config.inference_endpoint),
+                self._withheld(url),
+            )
+            if len(self._url_headers) >= _CACHE_SIZE:
+                self._url_headers.clear()
+            self._url_headers[key] = found
+        headers, wait_header, withheld = found
         return Outgoing(
-            method="POST",
-            url=url,
-            headers=self._headers(url, op.accept),
-            body=body,
-            task=None if op.route == "chat" else op.task,
-            errors=op.errors,
-            wait_header=url.startswith(self._config.inference_endpoint),
-            withheld_token=self._withheld(url),
+            "POST",
+            url,
+            headers,
+            body,
+            None if op.route == "chat" else op.task,
+            op.errors,
+            wait_header,
+            withheld,
         )
 
     def _task_outgoing(

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeGuard, TypeVar
 
 import httpx
 
 from hfinfer._config import ClientConfig
+
+if TYPE_CHECKING:
+    from hfinfer._direct import DirectRoute
 
 Engine = Literal["aiohttp", "httpx"]
 ENGINES: tuple[Engine, ...] = ("aiohttp", "httpx")
@@ -58,7 +61,17 @@ class _Client(_SetCookieOnly, httpx.Client):
 
 
 class _AsyncClient(_SetCookieOnly, httpx.AsyncClient):
-    pass
+    """httpx's async client, with the direct routes it found per URL (`_direct.py`)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.direct_routes: dict[str, tuple[Any, DirectRoute | None]] = {}
+        """URL → (httpx's transport finder when looked up, the direct route or None)."""
+
+
+def is_own_async(client: httpx.AsyncClient) -> TypeGuard[_AsyncClient]:
+    """True for an async client hfinfer built (never a user's own `http_client`)."""
+    return isinstance(client, _AsyncClient)
 
 
 def ssl_context(trust_env: bool) -> ssl.SSLContext:

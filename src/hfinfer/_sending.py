@@ -7,6 +7,7 @@ loops below differ only in how they sleep and do I/O. Which engine is beneath th
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
 from collections.abc import Mapping
@@ -52,6 +53,11 @@ class Policy(NamedTuple):
 def httpx_timeout(timeout: float | None) -> httpx.Timeout:
     return httpx.Timeout(timeout)
 
+
+ATTEMPTS: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "hfinfer_attempts", default=None
+)
+"""When set (to `[0]`), every request sent in this context adds one: retries, polls, downloads."""
 
 READ_WHOLE = "hfinfer.read_whole"
 """Request extension: the caller reads the whole body, so an engine may read it at once."""
@@ -106,6 +112,12 @@ class _Loop:
         self.attempts = 0
         self.retries = 0
         self.headers = dict(out.headers)
+
+    def next_attempt(self) -> None:
+        self.attempts += 1
+        counter = ATTEMPTS.get()
+        if counter is not None:
+            counter[0] += 1
 
     def remaining(self) -> float | None:
         if self.timeout is None:
@@ -251,7 +263,7 @@ def send_sync(
     """Send with waits and retries; return a successful response (read unless `stream`)."""
     loop = _Loop(out, policy)
     while True:
-        loop.attempts += 1
+        loop.next_attempt()
         try:
             response = client.send(
                 _request(client, out, loop.headers, policy.timeout, stream=stream), stream=True
@@ -282,12 +294,18 @@ async def send_async(
     """The async twin of `send_sync`; waits never block the event loop."""
     import asyncio  # here, so that importing hfinfer does not import asyncio
 
+    from hfinfer._direct import direct_route  # and not aiohttp
+
     loop = _Loop(out, policy)
+    direct = None if stream else direct_route(client, out.url)
     while True:
-        loop.attempts += 1
-        request = _request(client, out, loop.headers, policy.timeout, stream=stream)
+        loop.next_attempt()
         try:
-            response = await client.send(request, stream=True)
+            if direct is not None:
+                response = await direct.send(out.method, loop.headers, out.body, policy.timeout)
+            else:
+                request = _request(client, out, loop.headers, policy.timeout, stream=stream)
+                response = await client.send(request, stream=True)
         except httpx.TimeoutException as exc:
             raise loop.timeout_error(exc) from exc
         except httpx.TransportError as exc:

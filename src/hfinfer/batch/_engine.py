@@ -11,14 +11,12 @@ already handed to `on_result` stays delivered.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
+from hfinfer._sending import ATTEMPTS
 from hfinfer.errors import HfHubHTTPError, InferenceConnectionError, InferenceInputError
 
 DEFAULT_CONCURRENCY = 32
@@ -26,10 +24,6 @@ DEFAULT_FATAL_AFTER = 30.0
 FATAL_STATUSES = frozenset({401, 403})
 """Answers that concern the whole job (credentials, permissions), not one row."""
 _DOWN_PAUSE = 0.5
-
-_attempts: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
-    "hfinfer_batch_attempts", default=None
-)
 
 
 @dataclass(frozen=True)
@@ -166,23 +160,6 @@ class EngineOptions:
             raise ValueError(f"`fatal_after` must be >= 0 seconds, not {self.fatal_after!r}")
 
 
-def count_attempts(client: Any) -> None:
-    """Count every request a row's call sends (retries included) with an httpx request hook.
-
-    The count is kept in a context variable set per row, so concurrent rows do not mix.
-    Idempotent: a client gets the hook once.
-    """
-    hooks = client.http.event_hooks["request"]
-    if _count_request not in hooks:
-        hooks.append(_count_request)
-
-
-async def _count_request(request: httpx.Request) -> None:
-    counter = _attempts.get()
-    if counter is not None:
-        counter[0] += 1
-
-
 class _Health:
     """Whether the server answers: the time since it last answered, seen from every row."""
 
@@ -203,7 +180,7 @@ async def call_row(call: Callable[..., Any], row: Row, params: Mapping[str, Any]
     if row.problem is not None:
         return RowResult(row, None, ErrorInfo.from_exception(row.problem), 0, 0.0)
     counter = [0]
-    token = _attempts.set(counter)
+    token = ATTEMPTS.set(counter)  # the client counts every request it sends for this row
     try:
         output = await call(**{**params, **row.kwargs})
         error = None
@@ -212,7 +189,7 @@ async def call_row(call: Callable[..., Any], row: Row, params: Mapping[str, Any]
     except Exception as exc:
         output, error = None, exc
     finally:
-        _attempts.reset(token)
+        ATTEMPTS.reset(token)
     latency = round((time.perf_counter() - started) * 1000.0, 3)
     if error is None:
         return RowResult(row, output, None, max(counter[0], 1), latency)
@@ -236,7 +213,6 @@ async def run_rows(
     options = options or EngineOptions()
     options.check()
     call = getattr(client, method)
-    count_attempts(client)
     limiter = RateLimiter(options.rps) if options.rps else None
     health = _Health(options.fatal_after)
     source: Iterator[Row] = iter(rows)
