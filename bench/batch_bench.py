@@ -1,13 +1,15 @@
 """Benchmark of `hfinfer batch` (issue 12): rows/s against a loopback server with a fixed delay.
 
     nox -s bench -- --batch [--rows 20000] [--delay 0.02] [--concurrency 64] [--rounds 3]
-                            [--rss-rows 1000000] [--ray]
+                            [--workers 1,2] [--rss-rows 1000000] [--ray]
     (or: python bench/batch_bench.py …; `--ray` needs `hfinfer[ray]`: .nox/ray/bin/python)
 
 Measures, against a server in its own process (asyncio Protocol on 127.0.0.1, `--delay` s per
 answer, the answer computed from the request: `[[len(inputs), 1.0]]`):
-- `hfinfer batch feature_extraction` at `--concurrency`, a subprocess as a user runs it: rows/s
-  over the whole command (start-up included) and over the job alone (the summary's seconds);
+- `hfinfer batch feature_extraction` at `--concurrency`, a subprocess as a user runs it, once
+  per `--workers` value (1: one process; 2: two sending processes sharing the concurrency):
+  rows/s over the whole command (start-up included) and over the job alone (the summary's
+  seconds), the summary's p50/p95 latency;
 - a bare aiohttp loop with the same number in flight, in a subprocess of its own (the ceiling of
   one process): rows/s of the loop;
 - the ideal, concurrency / delay;
@@ -135,18 +137,30 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _hfinfer_batch(url: str, src: Path, out: Path, concurrency: int) -> dict[str, float]:
-    """One `hfinfer batch` run in a child process: wall and job seconds, CPU seconds."""
+def _hfinfer_batch(
+    url: str, src: Path, out: Path, concurrency: int, workers: int = 1
+) -> dict[str, float]:
+    """One `hfinfer batch` run in a child process: wall and job seconds, CPU seconds (its
+    worker processes included), the latency percentiles of its summary."""
     command = [
         sys.executable, "-m", "hfinfer", "batch", "feature_extraction", str(src), str(out),
         "--model", f"{url}/embed", "--concurrency", str(concurrency), "--quiet",
+        "--workers", str(workers),
     ]  # fmt: skip
     cpu = _children_cpu()
     started = time.perf_counter()
     subprocess.run(command, check=True)
     wall = time.perf_counter() - started
-    manifest = json.loads((out.parent / (out.name + ".hfinfer") / "manifest.json").read_text())
-    return {"wall_s": wall, "job_s": manifest["summary"]["seconds"], "cpu_s": _children_cpu() - cpu}
+    summary = json.loads((out.parent / (out.name + ".hfinfer") / "manifest.json").read_text())[
+        "summary"
+    ]
+    return {
+        "wall_s": wall,
+        "job_s": summary["seconds"],
+        "cpu_s": _children_cpu() - cpu,
+        "p50_ms": summary["p50_ms"],
+        "p95_ms": summary["p95_ms"],
+    }
 
 
 def _check(out: Path, rows: int) -> None:
@@ -248,50 +262,56 @@ def _start_server(delay: float) -> tuple[multiprocessing.Process, str]:
 def _rounds(args: argparse.Namespace, url: str, folder: Path) -> dict[str, Any]:
     src = folder / "in.jsonl"
     _write_input(src, args.rows)
-    hf: list[dict[str, float]] = []
-    bare: list[dict[str, float]] = []
+    clients = [f"hfinfer_w{w}" for w in args.workers] + ["bare"]
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in clients}
     server_cpu: list[float] = []
     for n in range(args.rounds):
-        for which in ("hfinfer", "bare") if n % 2 == 0 else ("bare", "hfinfer"):
+        for which in clients if n % 2 == 0 else clients[::-1]:
             before = _server_stats(url)
-            if which == "hfinfer":
-                out = folder / f"out-{n}.jsonl"
-                hf.append(_hfinfer_batch(url, src, out, args.concurrency))
-                _check(out, args.rows)
+            if which == "bare":
+                runs[which].append(_bare(url, args.rows, args.concurrency))
             else:
-                bare.append(_bare(url, args.rows, args.concurrency))
+                out = folder / f"out-{which}-{n}.jsonl"
+                workers = int(which.removeprefix("hfinfer_w"))
+                runs[which].append(_hfinfer_batch(url, src, out, args.concurrency, workers))
+                _check(out, args.rows)
             after = _server_stats(url)
             if after["requests"] - before["requests"] < args.rows:
                 raise SystemExit(f"{which}: the server saw fewer requests than rows")
             server_cpu.append((after["cpu_s"] - before["cpu_s"]) / args.rows)
 
-    def median(runs: list[dict[str, float]], key: str) -> float:
-        return statistics.median(r[key] for r in runs)
+    def median(name: str, key: str) -> float:
+        return statistics.median(r[key] for r in runs[name])
 
     rows = args.rows
     ideal = args.concurrency / args.delay if args.delay else None
-    hf_rate, hf_job_rate = rows / median(hf, "wall_s"), rows / median(hf, "job_s")
-    bare_rate = rows / median(bare, "wall_s")
-    # Rounds on a shared machine vary by ±30 %: the ratio of each round's pair, too.
-    paired = [b["wall_s"] / h["wall_s"] for h, b in zip(hf, bare, strict=True)]
-    return {
-        "hfinfer_rows_per_s": round(hf_rate, 1),
-        "hfinfer_job_rows_per_s": round(hf_job_rate, 1),
+    bare_rate = rows / median("bare", "wall_s")
+    results: dict[str, Any] = {
         "bare_aiohttp_rows_per_s": round(bare_rate, 1),
-        "ratio_vs_bare": round(hf_rate / bare_rate, 3),
-        "job_ratio_vs_bare": round(hf_job_rate / bare_rate, 3),
-        "ratio_vs_bare_per_round": [round(r, 3) for r in paired],
-        "median_ratio_vs_bare_per_round": round(statistics.median(paired), 3),
-        "ideal_rows_per_s": ideal,
-        "ratio_vs_ideal": round(hf_rate / ideal, 3) if ideal else None,
-        "job_ratio_vs_ideal": round(hf_job_rate / ideal, 3) if ideal else None,
         "bare_ratio_vs_ideal": round(bare_rate / ideal, 3) if ideal else None,
-        "hfinfer_cpu_ms_per_row": round(1000 * median(hf, "cpu_s") / rows, 3),
-        "bare_cpu_ms_per_row": round(1000 * median(bare, "cpu_s") / rows, 3),
+        "bare_cpu_ms_per_row": round(1000 * median("bare", "cpu_s") / rows, 3),
+        "ideal_rows_per_s": ideal,
         "server_cpu_ms_per_row": round(1000 * statistics.median(server_cpu), 3),
-        "hfinfer_startup_s": round(_startup(url, folder), 3),
-        "rounds": {"hfinfer": hf, "bare_aiohttp": bare},
     }
+    for name in clients[:-1]:
+        rate, job_rate = rows / median(name, "wall_s"), rows / median(name, "job_s")
+        # Rounds on a shared machine vary by ±30 %: the ratio of each round's pair, too.
+        paired = [b["wall_s"] / h["job_s"] for h, b in zip(runs[name], runs["bare"], strict=True)]
+        results[name] = {
+            "rows_per_s": round(rate, 1),
+            "job_rows_per_s": round(job_rate, 1),
+            "ratio_vs_bare": round(rate / bare_rate, 3),
+            "job_ratio_vs_bare": round(job_rate / bare_rate, 3),
+            "job_ratio_vs_bare_per_round": [round(r, 3) for r in paired],
+            "ratio_vs_ideal": round(rate / ideal, 3) if ideal else None,
+            "job_ratio_vs_ideal": round(job_rate / ideal, 3) if ideal else None,
+            "cpu_ms_per_row": round(1000 * median(name, "cpu_s") / rows, 3),
+            "p50_ms": median(name, "p50_ms"),
+            "p95_ms": median(name, "p95_ms"),
+        }
+    results["hfinfer_startup_s"] = round(_startup(url, folder), 3)
+    results["rounds"] = runs
+    return results
 
 
 def _peak_rss(rows_list: list[int], concurrency: int) -> dict[str, float]:
@@ -320,6 +340,12 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.02)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--workers",
+        type=lambda text: [int(w) for w in text.split(",")],
+        default=[1, 2],
+        help="`hfinfer batch --workers` values to run, comma-separated (default 1,2)",
+    )
     parser.add_argument("--rss-rows", type=int, default=1_000_000, help="0: no memory probe")
     parser.add_argument("--ray", action="store_true")
     parser.add_argument("--out", type=Path, default=HERE.parent / "bench-results" / "batch.json")

@@ -224,6 +224,10 @@ def run_job_on_ray(
             "the Ray engine resumes by Ray's checkpoint, which keeps "
             "failed rows as done: run --retry-failed on the local engine",
         )
+    if job.workers != 1:
+        raise InferenceInputError(
+            "batch", "workers", "the Ray engine runs on its actors: give --ray-actors instead"
+        )
     if fmt == "openai":
         raise InferenceInputError(
             "batch", "engine", "the Ray engine reads plain JSONL, CSV or Parquet inputs"

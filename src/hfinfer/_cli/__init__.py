@@ -47,6 +47,13 @@ def _batch_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("batch")
     group.add_argument("--concurrency", type=int, default=32, help="Rows in flight (default 32).")
     group.add_argument("--rps", type=float, help="At most this many rows started per second.")
+    group.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="Processes that send, each with a share of --concurrency and --rps (default 1): "
+        "more when one core's CPU is the bound.",
+    )
     group.add_argument("--resume", action="store_true", help="Continue the job in OUTPUT.")
     group.add_argument(
         "--retry-failed",
@@ -180,6 +187,7 @@ def _batch(ns: argparse.Namespace) -> int:
         params=_options.collected(ns, ns.op),
         concurrency=ns.concurrency,
         rps=ns.rps,
+        workers=ns.workers,
         fatal_after=ns.fatal_after,
         id_column=ns.id_column,
         input_format=ns.input_format,

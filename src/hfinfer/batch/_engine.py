@@ -14,7 +14,7 @@ import asyncio
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from hfinfer._sending import ATTEMPTS
 from hfinfer.errors import HfHubHTTPError, InferenceConnectionError, InferenceInputError
@@ -197,17 +197,26 @@ async def call_row(call: Callable[..., Any], row: Row, params: Mapping[str, Any]
     return RowResult(row, None, ErrorInfo.from_exception(error), attempts, latency)
 
 
+@runtime_checkable
+class AsyncRows(Protocol):
+    """Rows that arrive while the job runs (a worker process's, from its parent)."""
+
+    async def next_row(self) -> Row | None:
+        """The next row, or None when there are no more."""
+        ...
+
+
 async def run_rows(
     client: Any,
     method: str,
-    rows: Iterable[Row],
+    rows: Iterable[Row] | AsyncRows,
     on_result: Callable[[RowResult], None],
     options: EngineOptions | None = None,
 ) -> None:
     """Run `client.<method>` over `rows`, calling `on_result` once per finished row.
 
-    Rows are pulled from the iterator only when a worker is free, so memory holds only the rows
-    in flight. An exception from the iterator (a broken input file) or from `on_result` stops
+    Rows are pulled from the iterator (or `AsyncRows`) only when a worker is free, so memory
+    holds only the rows in flight. An exception from the iterator (a broken input file) or from `on_result` stops
     the job like a fatal condition and is re-raised; `FatalError` is raised for a fatal answer.
     """
     options = options or EngineOptions()
@@ -215,7 +224,8 @@ async def run_rows(
     call = getattr(client, method)
     limiter = RateLimiter(options.rps) if options.rps else None
     health = _Health(options.fatal_after)
-    source: Iterator[Row] = iter(rows)
+    pull = rows.next_row if isinstance(rows, AsyncRows) else None
+    source: Iterator[Row] = iter(()) if isinstance(rows, AsyncRows) else iter(rows)
     stop: list[BaseException] = []
 
     async def finish(row: Row) -> RowResult | None:
@@ -250,7 +260,7 @@ async def run_rows(
     async def worker() -> None:
         while not stop:
             try:
-                row = next(source, None)
+                row = next(source, None) if pull is None else await pull()
                 if row is None:
                     return
                 result = await finish(row)

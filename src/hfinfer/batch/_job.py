@@ -25,6 +25,7 @@ from hfinfer.batch._engine import (
     DEFAULT_CONCURRENCY,
     DEFAULT_FATAL_AFTER,
     EngineOptions,
+    ErrorInfo,
     FatalError,
     Row,
     RowResult,
@@ -48,6 +49,7 @@ from hfinfer.batch._outputs import (
     write_parquet,
 )
 from hfinfer.batch._progress import Progress, ProgressMode, Summary
+from hfinfer.batch._workers import WorkerSpec, run_in_workers
 from hfinfer.errors import InferenceInputError
 
 MANIFEST_VERSION = 1
@@ -99,6 +101,9 @@ class BatchJob:
     """Keyword arguments for `AsyncInferenceClient` (token, timeout, max_retries, headers…)."""
     client: Any = None
     """An `AsyncInferenceClient` to use instead of one built from `model` and client_options."""
+    workers: int = 1
+    """Processes that send (`_workers.py`): above 1, each has its own client and a share of
+    `concurrency` and `rps`, for a job one core's CPU cannot keep up with."""
 
 
 class _Plan:
@@ -125,6 +130,7 @@ class _Plan:
         if job.binary not in BINARY_MODES:
             raise InferenceInputError("batch", "binary", f"must be one of {BINARY_MODES}")
         EngineOptions(job.concurrency, job.rps, job.fatal_after).check()
+        _check_workers(job)
         self.mapper = Mapper(self.op, job.id_column, job.ignore_columns)
         for name, value in job.params.items():
             arg = self.mapper.args.get(name)
@@ -165,6 +171,23 @@ class _Plan:
             "complete": False,
             "summary": None,
         }
+
+
+def _check_workers(job: BatchJob) -> None:
+    workers = job.workers
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise InferenceInputError("batch", "workers", f"must be an int >= 1, not {workers!r}")
+    if workers > job.concurrency:
+        raise InferenceInputError(
+            "batch", "workers", f"{workers} workers need a concurrency of {workers} at least"
+        )
+    if workers > 1 and job.client is not None:
+        raise InferenceInputError(
+            "batch",
+            "workers",
+            "a client object cannot be shared with worker processes: give `model` and "
+            "`client_options` instead",
+        )
 
 
 def _compare(old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
@@ -248,6 +271,10 @@ async def _run_locked(plan: _Plan) -> Summary:
                 )
             yield row
 
+    def on_finished(line: bytes, error: ErrorInfo | None, attempts: int, ms: float) -> None:
+        journal.append_line(line)
+        progress.update(error, attempts, ms)
+
     def on_result(result: RowResult) -> None:
         journal.append(record(result, plan.openai, media))
         progress.update(result.error, result.attempts, result.latency_ms)
@@ -257,11 +284,18 @@ async def _run_locked(plan: _Plan) -> Summary:
             await asyncio.sleep(journal.interval)
             journal.flush_if_due()
 
-    client = job.client or _client(job)
+    options = EngineOptions(job.concurrency, job.rps, job.fatal_after, dict(job.params))
+    client = None if job.workers > 1 else job.client or _client(job)
     tick = asyncio.ensure_future(ticker())
     try:
-        options = EngineOptions(job.concurrency, job.rps, job.fatal_after, dict(job.params))
-        await run_rows(client, plan.op.method, rows(), on_result, options)
+        if client is not None:
+            await run_rows(client, plan.op.method, rows(), on_result, options)
+        else:
+            spec = WorkerSpec(
+                plan.op.method, job.model, dict(job.client_options), options, plan.openai,
+                plan.output, job.binary,
+            )  # fmt: skip
+            await run_in_workers(spec, job.workers, rows(), on_result, on_finished)
     except (FatalError, InputFileError) as exc:
         aborted = str(exc)
         raise
@@ -270,7 +304,7 @@ async def _run_locked(plan: _Plan) -> Summary:
         with contextlib.suppress(asyncio.CancelledError):
             await tick
         journal.close()
-        if job.client is None:
+        if job.client is None and client is not None:
             await client.close()
         summary = progress.close(aborted)
         if aborted is None:
@@ -287,11 +321,16 @@ async def _run_locked(plan: _Plan) -> Summary:
 
 
 def _client(job: BatchJob) -> Any:
+    return make_client(job.model, job.client_options, job.concurrency)
+
+
+def make_client(model: str | None, client_options: Mapping[str, Any], concurrency: int) -> Any:
+    """The job's `AsyncInferenceClient`: a pool as large as its concurrency (100 at least)."""
     import httpx
 
     from hfinfer import AsyncInferenceClient
 
-    size = max(job.concurrency, 100)
+    size = max(concurrency, 100)
     limits = httpx.Limits(max_connections=size, max_keepalive_connections=size, keepalive_expiry=5)
-    options = {"limits": limits, **job.client_options}
-    return AsyncInferenceClient(job.model, **options)
+    options = {"limits": limits, **client_options}
+    return AsyncInferenceClient(model, **options)

@@ -31,6 +31,13 @@ FSYNC_POLICIES: tuple[Fsync, ...] = ("none", "group", "every")
 GROUP_SIZE = 64
 GROUP_INTERVAL = 0.1
 _LINE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def encode_line(record: dict[str, Any]) -> bytes:
+    """A record as one journal line (compact JSON, UTF-8, newline-terminated)."""
+    return _LINE.encode(record).encode() + b"\n"
+
+
 """One encoder for every journal line (json.dumps with options makes one per call)."""
 
 
@@ -205,7 +212,7 @@ def compact(path: Path, keys: set[int], id_of: Callable[[dict[str, Any]], Any]) 
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("wb") as handle:
         for record in last_records(path, keys, id_of):
-            handle.write(_LINE.encode(record).encode() + b"\n")
+            handle.write(encode_line(record))
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
@@ -238,7 +245,10 @@ class Journal:
         self._since = time.monotonic()
 
     def append(self, record: dict[str, Any]) -> None:
-        line = _LINE.encode(record).encode() + b"\n"
+        self.append_line(encode_line(record))
+
+    def append_line(self, line: bytes) -> None:
+        """A record already encoded by `encode_line` (a worker process's)."""
         self._buffer.append(line)
         if len(self._buffer) >= self.group_size:
             self.flush()
