@@ -94,19 +94,21 @@ def _streamed(response: aiohttp.ClientResponse, request: httpx.Request) -> httpx
 
 
 class _ReadResponse(httpx.Response):
-    """A response read whole; its request may be made only when first asked for."""
+    """A response read whole; its request is made when first asked for (httpx itself reads
+    `_request`, e.g. in `raise_for_status`: hence a property of that name)."""
 
     make_request: Callable[[], httpx.Request] | None = None
+    _made: httpx.Request | None = None
 
     @property
-    def request(self) -> httpx.Request:
-        if self._request is None and self.make_request is not None:
-            self._request = self.make_request()
-        return super().request
+    def _request(self) -> httpx.Request | None:
+        if self._made is None and self.make_request is not None:
+            self._made = self.make_request()
+        return self._made
 
-    @request.setter
-    def request(self, value: httpx.Request) -> None:
-        self._request = value
+    @_request.setter
+    def _request(self, value: httpx.Request | None) -> None:
+        self._made = value
 
 
 async def _read_whole(
@@ -349,7 +351,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if not 200 <= response.status < 300 or _bad_framing(response):
             made = request()
             _check_framing(response, made)
-            return _streamed(response, made)
+            streamed = _streamed(response, made)
+            streamed.elapsed = timedelta(seconds=time.perf_counter() - started)  # to the head
+            return streamed
         answer = await _read_whole(response, request)
         answer.elapsed = timedelta(seconds=time.perf_counter() - started)
         return answer

@@ -11,6 +11,7 @@ import logging
 import re
 import warnings
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import httpx
@@ -49,7 +50,7 @@ class ClientCore(ProviderSteps):
     def __init__(self, config: ClientConfig) -> None:
         self._config = config
         self._policies: dict[int | None, Policy] = {}
-        self._url_headers: dict[tuple[str, str | None], tuple[dict[str, str], bool, bool]] = {}
+        self._url_headers: dict[tuple[str, str | None], tuple[Mapping[str, str], bool, bool]] = {}
         # Parameters a non-TGI text-generation server rejected, per model (per client, not global).
         self._unsupported: dict[str | None, set[str]] = {}
 
@@ -144,7 +145,7 @@ class ClientCore(ProviderSteps):
         found = self._url_headers.get(key)
         if found is None:  # the same for every call to this URL (the config is fixed)
             found = (
-                self._headers(url, op.accept),
+                MappingProxyType(self._headers(url, op.accept)),  # shared by calls: read-only
                 url.startswith(self._config.inference_endpoint),
                 self._withheld(url),
             )

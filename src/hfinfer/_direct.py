@@ -107,13 +107,13 @@ class DirectRoute:
             )
 
         response = await self._transport.send_bytes(method, url, merged, content, timeout, request)
-        if response.is_redirect:  # httpx builds the next request by its rules and follows it
+        client = self._client
+        if "set-cookie" in response.headers or "set-cookie2" in response.headers:
+            client.cookies.extract_cookies(response)
+        if response.has_redirect_location:  # httpx builds the next request by its rules
             await response.aclose()
-            client = self._client
             follow = client._build_redirect_request(response.request, response)
             return await client.send(follow, stream=True)
-        if "set-cookie" in response.headers or "set-cookie2" in response.headers:
-            self._client.cookies.extract_cookies(response)
         if _httpx_logger.isEnabledFor(logging.INFO):
             _httpx_logger.info(
                 'HTTP Request: %s %s "%s %d %s"',
@@ -128,7 +128,7 @@ class DirectRoute:
 
 def direct_route(client: httpx.AsyncClient, url: str) -> DirectRoute | None:
     """The direct route of `url` on `client`, or None when httpx must send (module docstring)."""
-    if not is_own_async(client):
+    if not is_own_async(client) or client.is_closed:
         return None
     hooks = client.event_hooks
     if hooks["request"] or hooks["response"] or client.auth is not None or client.params:
@@ -136,15 +136,25 @@ def direct_route(client: httpx.AsyncClient, url: str) -> DirectRoute | None:
     if client.cookies:
         return None
     routes = client.direct_routes
-    # respx (and any mock at the client level) patches `_transport_for_url` on the class: a
-    # changed function finds the URL's transport anew.
-    finder = type(client)._transport_for_url
+    # A mock at the client level (respx's patches `_transport_for_url`; others `send`) replaces
+    # a method on the class: the methods seen are part of the cached route's key.
+    cls = type(client)
+    methods = (cls._transport_for_url, cls.send)
     found = routes.get(url)
-    if found is not None and found[0] is finder:
+    if found is not None and found[0] == methods:
         return found[1]
-    transport = client._transport_for_url(httpx.URL(url))
-    route = DirectRoute(client, transport, url) if isinstance(transport, BytesTransport) else None
+    route = None
+    if all(_genuine(method, "httpx._client") for method in methods):
+        transport = client._transport_for_url(httpx.URL(url))
+        handle = getattr(type(transport), "handle_async_request", None)
+        if isinstance(transport, BytesTransport) and _genuine(handle, "hfinfer._aiohttp"):
+            route = DirectRoute(client, transport, url)
     if len(routes) >= _CACHE_SIZE:
         routes.clear()
-    routes[url] = (finder, route)
+    routes[url] = (methods, route)
     return route
+
+
+def _genuine(method: Any, module: str) -> bool:
+    """The library's own method, not a mock's replacement."""
+    return getattr(method, "__module__", None) == module

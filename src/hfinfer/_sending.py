@@ -297,9 +297,10 @@ async def send_async(
     from hfinfer._direct import direct_route  # and not aiohttp
 
     loop = _Loop(out, policy)
-    direct = None if stream else direct_route(client, out.url)
     while True:
         loop.next_attempt()
+        # Looked up per attempt: an answer may have set a cookie, which httpx must then send.
+        direct = None if stream else direct_route(client, out.url)
         try:
             if direct is not None:
                 response = await direct.send(out.method, loop.headers, out.body, policy.timeout)

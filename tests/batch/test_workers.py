@@ -7,11 +7,14 @@ refused before any request, and `kill -9` of the parent leaving no worker sendin
 
 from __future__ import annotations
 
+import asyncio
+import json
 import multiprocessing
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -20,7 +23,7 @@ import pytest
 
 from hfinfer.batch import BatchJob, FatalError, InputFileError, run_job
 from hfinfer.batch._journal import GROUP_SIZE
-from hfinfer.batch._workers import shares
+from hfinfer.batch._workers import _Inbox, shares
 from hfinfer.errors import InferenceInputError
 
 from .conftest import read_jsonl, write_jsonl
@@ -214,3 +217,49 @@ def test_kill_9_of_the_parent_stops_its_workers_and_resume_finishes(tmp_path: Pa
         assert server.answered_twice() <= 2 * 8 + GROUP_SIZE
     finally:
         server.stop()
+
+
+def test_a_worker_killed_mid_job_stops_it_unfinished(tmp_path: Path) -> None:
+    server = BatchServer(delay=0.01).start()
+    try:
+        write_jsonl(tmp_path / "in.jsonl", [{"text": f"row {i}"} for i in range(3000)])
+        out = tmp_path / "out.jsonl"
+
+        def kill_one_worker() -> None:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                if out.exists() and out.read_bytes().count(b"\n") >= 100:
+                    break
+                time.sleep(0.01)
+            os.kill(multiprocessing.active_children()[0].pid, signal.SIGKILL)  # type: ignore[arg-type]
+
+        killer = threading.Thread(target=kill_one_worker)
+        killer.start()
+        with pytest.raises(FatalError, match="stopped unexpectedly"):
+            run_job(_job(tmp_path, server, "classify"))
+        killer.join()
+        assert _no_workers_left()
+        manifest = json.loads((tmp_path / "out.jsonl.hfinfer" / "manifest.json").read_text())
+        assert (
+            manifest["complete"] is False
+            and "stopped unexpectedly" in manifest["summary"]["aborted"]
+        )
+        run_job(_job(tmp_path, server, "classify", resume=True))
+        assert sorted(r["id"] for r in read_jsonl(out)) == list(range(3000))
+    finally:
+        server.stop()
+
+
+def test_every_waiting_task_wakes_when_a_group_arrives() -> None:
+    async def main() -> list[Any]:
+        inbox = _Inbox(asyncio.current_task())  # type: ignore[arg-type]
+        waiters = [asyncio.ensure_future(inbox.next_row()) for _ in range(3)]
+        await asyncio.sleep(0)
+        inbox.deliver(("rows", [(i, {"text": f"t{i}"}, None, None) for i in range(3)]))
+        done, _ = await asyncio.wait(waiters, timeout=1.0)
+        assert len(done) == 3  # one message, three rows, three tasks at work
+        inbox.deliver(("end",))
+        ends = await asyncio.gather(inbox.next_row(), inbox.next_row())
+        return [w.result().id for w in waiters] + ends
+
+    assert asyncio.run(main()) == [0, 1, 2, None, None]

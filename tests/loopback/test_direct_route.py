@@ -12,6 +12,7 @@ import asyncio
 import gzip
 import json
 from typing import Any
+from unittest import mock
 
 import httpx
 import pytest
@@ -156,3 +157,32 @@ def test_a_server_error_keeps_its_message_status_and_request_id() -> None:
     assert caught.value.server_message == "model is on fire"
     assert caught.value.request_id == "req-42"
     assert caught.value.response.request.url == httpx.URL(server.url)
+
+
+def test_a_3xx_without_location_is_an_http_error_not_a_redirect() -> None:
+    reply = respond(b"", status="304 Not Modified")
+    with raw_server(reply) as server, pytest.raises(HfHubHTTPError) as caught:
+        asyncio.run(_classify(_client(server.url)))
+    assert caught.value.status_code == 304
+    assert len(server.requests) == 1
+
+
+def test_a_mock_of_httpx_send_is_honoured() -> None:
+    async def fake_send(
+        self: httpx.AsyncClient, request: httpx.Request, **_: Any
+    ) -> httpx.Response:
+        return httpx.Response(200, json=[{"label": "FROM_MOCK", "score": 1.0}], request=request)
+
+    with raw_server(respond(LABELS)) as server:
+        with mock.patch.object(httpx.AsyncClient, "send", fake_send):
+            assert asyncio.run(_classify(_client(server.url))) == [("FROM_MOCK", 1.0)]
+        assert server.requests == []
+
+
+def test_a_cookie_set_by_an_error_answer_goes_with_the_retry() -> None:
+    busy = respond(b'{"error":"busy"}', status="503 Service Unavailable",
+                   headers="set-cookie: sticky=node-2; Path=/\r\n")  # fmt: skip
+    with raw_server(busy, respond(LABELS)) as server:
+        client = AsyncInferenceClient(server.url, token=TOKEN, engine="aiohttp", max_retries=1)
+        assert asyncio.run(_classify(client)) == [("POSITIVE", 0.9)]
+    assert _parts(server.requests[1])[1][b"cookie"] == b"sticky=node-2"

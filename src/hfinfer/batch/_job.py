@@ -299,6 +299,9 @@ async def _run_locked(plan: _Plan) -> Summary:
     except (FatalError, InputFileError) as exc:
         aborted = str(exc)
         raise
+    except BaseException as exc:  # interrupted (Ctrl-C, cancelled) or failed: not complete
+        aborted = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        raise
     finally:
         tick.cancel()
         with contextlib.suppress(asyncio.CancelledError):

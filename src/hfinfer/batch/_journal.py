@@ -31,14 +31,12 @@ FSYNC_POLICIES: tuple[Fsync, ...] = ("none", "group", "every")
 GROUP_SIZE = 64
 GROUP_INTERVAL = 0.1
 _LINE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+"""One encoder for every journal line (json.dumps with options makes one per call)."""
 
 
 def encode_line(record: dict[str, Any]) -> bytes:
     """A record as one journal line (compact JSON, UTF-8, newline-terminated)."""
     return _LINE.encode(record).encode() + b"\n"
-
-
-"""One encoder for every journal line (json.dumps with options makes one per call)."""
 
 
 class JobStateError(RuntimeError):

@@ -25,7 +25,6 @@ import contextlib
 import multiprocessing
 import threading
 import traceback
-from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -73,40 +72,38 @@ def shares(total: int, workers: int) -> list[int]:
 
 
 class _Inbox:
-    """The rows a worker received, for the engine's concurrent tasks to take one by one.
-
-    The parent's "stop" (or its pipe closing) cancels the worker's whole run at once, requests
-    in flight included.
+    """The rows a worker received, one queue item per row, so that every task waiting for a
+    row wakes when one arrives. The parent's "stop" (or its pipe closing) cancels the worker's
+    whole run at once, requests in flight included.
     """
 
     def __init__(self, run: asyncio.Task[Any]) -> None:
         self._run: asyncio.Task[Any] | None = run
-        self._queue: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
-        self._rows: deque[Row] = deque()
+        self._queue: asyncio.Queue[Row | None] = asyncio.Queue()
         self._ended = False
 
     def deliver(self, message: tuple[Any, ...] | None) -> None:
         if message is None or message[0] == "stop":
             if self._run is not None:
                 self._run.cancel()
+        elif message[0] == "end":
+            self._queue.put_nowait(None)
         else:
-            self._queue.put_nowait(message)
+            for fields in message[1]:
+                self._queue.put_nowait(Row(*fields))
 
     def finish(self) -> None:
         """The run is over (its end is being reported): a stop no longer cancels anything."""
         self._run = None
 
     async def next_row(self) -> Row | None:
-        while not self._rows:
-            if self._ended:
-                return None
-            message = await self._queue.get()
-            if message[0] == "end":
-                self._ended = True
-                self._queue.put_nowait(message)  # for the other tasks waiting here
-            else:
-                self._rows.extend(Row(*fields) for fields in message[1])
-        return self._rows.popleft()
+        if self._ended:
+            return None
+        row = await self._queue.get()
+        if row is None:
+            self._ended = True
+            self._queue.put_nowait(None)  # for the other tasks waiting here
+        return row
 
 
 def _relay(
@@ -117,7 +114,7 @@ def _relay(
     while True:
         try:
             message = conn.recv()
-        except (EOFError, OSError):
+        except BaseException:  # closed, or a message that cannot be read: the other side is lost
             message = None
         try:
             loop.call_soon_threadsafe(deliver, message)
@@ -164,8 +161,9 @@ async def _serve(conn: Any, spec: WorkerSpec) -> None:
         line = encode_line(record(result, spec.openai, media))
         pending.append((line, error, result.attempts, result.latency_ms))
 
-    client = make_client(spec.model, spec.client_options, spec.options.concurrency)
+    client = None
     try:
+        client = make_client(spec.model, spec.client_options, spec.options.concurrency)
         await run_rows(client, spec.method, inbox, on_result, spec.options)
         inbox.finish()
         flush()
@@ -181,7 +179,8 @@ async def _serve(conn: Any, spec: WorkerSpec) -> None:
         flush()
         conn.send(("error", traceback.format_exc()))
     finally:
-        await client.close()
+        if client is not None:
+            await client.close()
 
 
 class _Worker:
@@ -214,11 +213,25 @@ class _Worker:
     def _deliver(self, message: Any) -> None:
         self._queue.put_nowait((self, message))
 
-    def stop(self) -> None:
-        """Tell the worker to stop (a finished one has exited), make sure the process is gone,
-        then close the pipe (its reader thread has seen the end by then)."""
+    def send(self, message: tuple[Any, ...]) -> None:
+        try:
+            self.conn.send(message)
+        except OSError:
+            raise self.lost() from None
+
+    def lost(self) -> FatalError:
+        self.process.join(1.0)  # so that its exit code is known
+        return FatalError(
+            f"batch worker {self.index} stopped unexpectedly (exit code {self.process.exitcode})"
+        )
+
+    def ask_to_stop(self) -> None:
+        """Tell the worker to stop (a finished one has exited already)."""
         with contextlib.suppress(OSError):
             self.conn.send(("stop",))
+
+    def wait_stopped(self) -> None:
+        """Make sure the process is gone, then close the pipe (its reader has seen the end)."""
         self.process.join(_STOP_WAIT)
         if self.process.is_alive():
             self.process.terminate()
@@ -260,10 +273,10 @@ async def run_in_workers(
             else:
                 group.append((row.id, row.kwargs, None, row.meta))
         if group:
-            worker.conn.send(("rows", group))
+            worker.send(("rows", group))
             worker.outstanding += len(group)
         if exhausted and not worker.ended:
-            worker.conn.send(("end",))
+            worker.send(("end",))
             worker.ended = True
 
     try:
@@ -275,10 +288,7 @@ async def run_in_workers(
         while not all(worker.finished for worker in pool):
             worker, message = await queue.get()
             if message is None:
-                raise FatalError(
-                    f"batch worker {worker.index} stopped unexpectedly "
-                    f"(exit code {worker.process.exitcode})"
-                )
+                raise worker.lost()
             kind = message[0]
             if kind == "done":
                 for line, error, attempts, latency in message[1]:
@@ -295,4 +305,6 @@ async def run_in_workers(
                 raise FatalError(f"batch worker {worker.index} failed:\n{message[1]}")
     finally:
         for worker in pool:
-            worker.stop()
+            worker.ask_to_stop()
+        for worker in pool:
+            worker.wait_stopped()
