@@ -5,17 +5,20 @@ layers cost about as much CPU as aiohttp's whole request (bench/batch_bench.py, 
 bounds a batch job on one core. So when httpx would send a request unchanged to hfinfer's
 `AiohttpTransport`, the same request goes to the transport as bytes:
 
-- the client is one hfinfer built (never a user's `http_client`), with no event hook, auth,
-  cookie or query parameter set (hfinfer's URLs are absolute: a base URL plays no part);
-- the transport httpx picks for the URL is an `AiohttpTransport` (a `BytesTransport`: so a mock at the client level,
-  respx's included, or a user's own mount keeps httpx's path; proxies are the transport's own);
+- the client is one hfinfer built (never a user's `http_client`), open, following redirects,
+  with no event hook, auth, cookie or query parameter set (hfinfer's URLs are absolute: a base
+  URL plays no part), and its `send` and transport finder are httpx's own (not a mock's);
+- the transport httpx picks for the URL is an `AiohttpTransport` (a `BytesTransport`), so a
+  mock at the client level (respx's included) or a user's own mount keeps httpx's path; proxies
+  are the transport's own;
 - the caller reads the whole answer (not a stream).
 
 The request sent is the one httpx would send: the client's headers merged with the call's by
 httpx's own `Headers`, a JSON body encoded as httpx encodes it. What comes back is an
 `httpx.Response` as before (its request made only if asked for); an answer that is not 2xx comes
 back streamed as on httpx's path; a redirect is followed by httpx (its next request built by
-httpx's own rules: method, body, `Authorization` dropped for another origin).
+httpx's own rules: method, body, `Authorization` dropped for another origin; that first hop is
+not in `response.history`).
 """
 
 from __future__ import annotations
@@ -132,6 +135,8 @@ def direct_route(client: httpx.AsyncClient, url: str) -> DirectRoute | None:
         return None
     hooks = client.event_hooks
     if hooks["request"] or hooks["response"] or client.auth is not None or client.params:
+        return None
+    if not client.follow_redirects:  # hfinfer's own follow them; a user may have said otherwise
         return None
     if client.cookies:
         return None

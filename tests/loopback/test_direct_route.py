@@ -186,3 +186,20 @@ def test_a_cookie_set_by_an_error_answer_goes_with_the_retry() -> None:
         client = AsyncInferenceClient(server.url, token=TOKEN, engine="aiohttp", max_retries=1)
         assert asyncio.run(_classify(client)) == [("POSITIVE", 0.9)]
     assert _parts(server.requests[1])[1][b"cookie"] == b"sticky=node-2"
+
+
+def test_a_client_told_not_to_follow_redirects_does_not() -> None:
+    moved = respond(b"", status="307 Temporary Redirect", headers="location: /v2\r\n")
+
+    async def main(server: RawServer) -> None:
+        client = _client(server.url)
+        client.http.follow_redirects = False
+        try:
+            await client.text_classification("stay")
+        finally:
+            await client.close()
+
+    with raw_server(moved, respond(LABELS)) as server, pytest.raises(HfHubHTTPError) as caught:
+        asyncio.run(main(server))
+    assert caught.value.status_code == 307
+    assert len(server.requests) == 1
