@@ -94,10 +94,9 @@ class DirectRoute:
         self, method: str, headers: Mapping[str, str], body: Body, timeout: float | None
     ) -> httpx.Response:
         """Send once (a redirect is followed by httpx); the answer as an `httpx.Response`."""
-        content = body.content
-        if content is None and body.json is not None:
-            content = encode_json(body.json)
-        merged = self._headers(headers, body.content is None and body.json is not None)
+        json_body = body.content is None and body.json is not None
+        content = encode_json(body.json) if json_body else body.content
+        merged = self._headers(headers, json_body)
         url = self._url
 
         def request() -> httpx.Request:

@@ -174,11 +174,17 @@ class _Health:
         return time.monotonic() - self.answered
 
 
+def problem_result(row: Row) -> RowResult:
+    """The result of a row whose arguments were refused: its error, no request, no attempt."""
+    assert row.problem is not None
+    return RowResult(row, None, ErrorInfo.from_exception(row.problem), 0, 0.0)
+
+
 async def call_row(call: Callable[..., Any], row: Row, params: Mapping[str, Any]) -> RowResult:
     """One row through the method: its result, or its error as data (never raised)."""
     started = time.perf_counter()
     if row.problem is not None:
-        return RowResult(row, None, ErrorInfo.from_exception(row.problem), 0, 0.0)
+        return problem_result(row)
     counter = [0]
     token = ATTEMPTS.set(counter)  # the client counts every request it sends for this row
     try:

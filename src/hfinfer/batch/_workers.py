@@ -37,6 +37,7 @@ from hfinfer.batch._engine import (
     FatalError,
     Row,
     RowResult,
+    problem_result,
     run_rows,
 )
 from hfinfer.batch._journal import encode_line
@@ -250,8 +251,8 @@ async def run_in_workers(
     """Run `rows` on `workers` processes (see the module docstring).
 
     `on_result` gets the rows recorded by the parent (invalid arguments); `on_finished` every
-    row a worker finished, as its journal line. Raises `FatalError` for a fatal condition or a worker that died, and
-    whatever `rows` raises (a broken input), after stopping every worker.
+    row a worker finished, as its journal line. Raises `FatalError` for a fatal condition or a
+    worker that died, and whatever `rows` raises (a broken input), after stopping every worker.
     """
     options = spec.options
     queue: asyncio.Queue[Any] = asyncio.Queue()
@@ -269,7 +270,7 @@ async def run_in_workers(
             if row is None:
                 exhausted = True
             elif row.problem is not None:
-                on_result(RowResult(row, None, ErrorInfo.from_exception(row.problem), 0, 0.0))
+                on_result(problem_result(row))
             else:
                 group.append((row.id, row.kwargs, None, row.meta))
         if group:
